@@ -1,0 +1,192 @@
+/**
+ * The prompt as the gateway receives it: roles, chat messages and the payload body of the chat request,
+ * with the limits of the specification as configurable checks.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+// Error messages may end up in logs: a string is echoed only when it is a short word (a role), never as text
+// that could be part of a prompt.
+const describe = (u: unknown): string => {
+  if (u === undefined) return "undefined"
+  if (typeof u === "number" || typeof u === "boolean" || u === null) return String(u)
+  if (typeof u === "string") {
+    return /^[A-Za-z_-]{1,16}$/.test(u)
+      ? JSON.stringify(u)
+      : `a string of ${u.length} characters`
+  }
+  return Array.isArray(u) ? "an array" : `a ${typeof u}`
+}
+
+const expected = (what: string) => (issue: { readonly actual: unknown }) =>
+  `expected ${what}, got ${describe(issue.actual)}`
+
+const StringValue = Schema.String.annotations({ message: expected("a string") })
+const NumberValue = Schema.Number.annotations({ message: expected("a number") })
+
+/**
+ * Who wrote a context message.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Role = Schema.Literal("user", "agent", "system").annotations({
+  identifier: "Role",
+  message: (issue) => ({
+    message: `expected one of "user", "agent" or "system", got ${describe(issue.actual)}`,
+    override: true
+  })
+})
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Role = typeof Role.Type
+
+/**
+ * The limits a payload is checked against. The defaults are the specification's.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Limits {
+  readonly maxSystemInstructions: number
+  readonly maxSystemInstructionLength: number
+  readonly maxContextMessages: number
+  readonly maxContextMessageLength: number
+  readonly minTemperature: number
+  readonly maxTemperature: number
+  readonly minMaxTokens: number
+  readonly maxMaxTokens: number
+}
+
+/**
+ * The specification's limits: up to 5 system instructions of at most 500 characters, up to 25 context messages
+ * of at most 4000 characters, temperature 0..2, maxTokens 1..4096.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultLimits: Limits = {
+  maxSystemInstructions: 5,
+  maxSystemInstructionLength: 500,
+  maxContextMessages: 25,
+  maxContextMessageLength: 4000,
+  minTemperature: 0,
+  maxTemperature: 2,
+  minMaxTokens: 1,
+  maxMaxTokens: 4096
+}
+
+/**
+ * A message of the conversation context.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ChatMessage {
+  readonly role: Role
+  readonly content: string
+}
+
+/**
+ * The body of a chat request.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PromptPayload {
+  readonly systemInstructions: ReadonlyArray<string>
+  readonly context: ReadonlyArray<ChatMessage>
+  readonly temperature: number
+  readonly maxTokens: number
+  readonly modelId: string
+}
+
+const boundedString = (max: number, what: string) =>
+  StringValue.pipe(
+    Schema.filter((s) => s.length <= max || `${what} must be at most ${max} characters, got ${s.length}`)
+  )
+
+const boundedArray = <A, I>(item: Schema.Schema<A, I>, max: number, what: string) =>
+  Schema.Array(item).annotations({ message: expected("an array") }).pipe(
+    Schema.filter((items) => items.length <= max || `${what} must have at most ${max} items, got ${items.length}`)
+  )
+
+const boundedNumber = (min: number, max: number, what: string, integer: boolean) =>
+  NumberValue.pipe(
+    Schema.filter((n) => {
+      if (!Number.isFinite(n)) return `${what} must be a finite number, got ${n}`
+      if (integer && !Number.isInteger(n)) return `${what} must be an integer, got ${n}`
+      return (n >= min && n <= max) || `${what} must be between ${min} and ${max}, got ${n}`
+    })
+  )
+
+/**
+ * Builds the schema of a chat message whose content is at most `maxContentLength` characters.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeChatMessageSchema = (
+  maxContentLength: number = defaultLimits.maxContextMessageLength
+): Schema.Schema<ChatMessage> =>
+  Schema.Struct({
+    role: Role,
+    content: boundedString(maxContentLength, "content")
+  }).annotations({ identifier: "ChatMessage", message: expected("a message object with role and content") })
+
+/**
+ * The schema of a chat message under the default limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const ChatMessage: Schema.Schema<ChatMessage> = makeChatMessageSchema()
+
+/**
+ * Builds the payload schema for the given limits; every check names what failed and the value it saw.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePromptPayloadSchema = (limits: Partial<Limits> = {}): Schema.Schema<PromptPayload> => {
+  const l: Limits = { ...defaultLimits, ...limits }
+  return Schema.Struct({
+    systemInstructions: boundedArray(
+      boundedString(l.maxSystemInstructionLength, "a system instruction"),
+      l.maxSystemInstructions,
+      "systemInstructions"
+    ),
+    context: boundedArray(makeChatMessageSchema(l.maxContextMessageLength), l.maxContextMessages, "context"),
+    temperature: boundedNumber(l.minTemperature, l.maxTemperature, "temperature", false),
+    maxTokens: boundedNumber(l.minMaxTokens, l.maxMaxTokens, "maxTokens", true),
+    modelId: StringValue.pipe(Schema.filter((s) => s.trim().length > 0 || "modelId must not be empty"))
+  }).annotations({ identifier: "PromptPayload", message: expected("a JSON object") })
+}
+
+/**
+ * The payload schema under the specification's limits.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const PromptPayload: Schema.Schema<PromptPayload> = makePromptPayloadSchema()
+
+/**
+ * The JSON text of a payload as it is sent on the wire: the fields in the contract's order, so that the same
+ * payload always gives the same bytes.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const toJson = (payload: PromptPayload): string =>
+  JSON.stringify({
+    systemInstructions: payload.systemInstructions,
+    context: payload.context.map((m) => ({ role: m.role, content: m.content })),
+    temperature: payload.temperature,
+    maxTokens: payload.maxTokens,
+    modelId: payload.modelId
+  })
