@@ -7,3 +7,13 @@ export * as Prompt from "./Prompt.js"
  * @since 0.1.0
  */
 export * as Validation from "./Validation.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenEstimator from "./TokenEstimator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ContextWindow from "./ContextWindow.js"
