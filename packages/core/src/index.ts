@@ -17,3 +17,8 @@ export * as TokenEstimator from "./TokenEstimator.js"
  * @since 0.1.0
  */
 export * as ContextWindow from "./ContextWindow.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SafetyPolicy from "./SafetyPolicy.js"
