@@ -22,3 +22,23 @@ export * as ContextWindow from "./ContextWindow.js"
  * @since 0.1.0
  */
 export * as SafetyPolicy from "./SafetyPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as GatewayError from "./GatewayError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenProvider from "./TokenProvider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as IdGenerator from "./IdGenerator.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Gateway from "./Gateway.js"

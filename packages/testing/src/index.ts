@@ -2,3 +2,13 @@
  * @since 0.1.0
  */
 export * as Arbitraries from "./Arbitraries.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestHttpClient from "./TestHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestGateway from "./TestGateway.js"

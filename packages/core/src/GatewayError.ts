@@ -1,0 +1,316 @@
+/**
+ * The errors of the gateway stage: authentication, authorization, rejection, retries, broken streams and
+ * deadlines. Every message names the problem and never contains a secret, a token or prompt text.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * The OAuth scope a client needs to call the LLM gateway.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const requiredScope = "ai:llm-gateway:write"
+
+const correlationSuffix = (correlationId: string | undefined): string =>
+  correlationId === undefined ? "" : ` (correlation id ${correlationId})`
+
+const attemptsText = (attempts: number): string => attempts === 1 ? "1 attempt" : `${attempts} attempts`
+
+/**
+ * The credentials were refused: the login server rejected the client id and secret (`source: "login"`), or the
+ * gateway answered 401 again to a freshly fetched token (`source: "gateway"`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthenticationFailed extends Schema.TaggedError<AuthenticationFailed>(
+  "@genesys-llm/core/AuthenticationFailed"
+)("AuthenticationFailed", {
+  source: Schema.Literal("login", "gateway"),
+  status: Schema.optional(Schema.Number),
+  /** The OAuth error code of the login server, such as `invalid_client`. */
+  code: Schema.optional(Schema.String),
+  correlationId: Schema.optional(Schema.String),
+  attempts: Schema.optional(Schema.Number)
+}) {
+  override get message(): string {
+    const status = this.status === undefined ? "" : `HTTP ${this.status}`
+    const detail = [status, this.code].filter((s) => s !== undefined && s.length > 0).join(", ")
+    const suffix = detail.length > 0 ? ` (${detail})` : ""
+    return this.source === "login"
+      ? `authentication failed: the login server rejected the client credentials${suffix}`
+      : `authentication failed: the gateway rejected a freshly fetched access token${suffix}${
+        correlationSuffix(this.correlationId)
+      }`
+  }
+}
+
+/**
+ * The token request did not succeed for a reason other than refused credentials: the login server could not be
+ * reached, timed out, answered with a server error or with something that is not a token. The gateway treats it
+ * as transient and retries it like a transport error.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>(
+  "@genesys-llm/core/TokenRequestFailed"
+)("TokenRequestFailed", {
+  reason: Schema.Literal("transport", "timeout", "status", "malformed"),
+  status: Schema.optional(Schema.Number),
+  description: Schema.String
+}) {
+  override get message(): string {
+    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
+    return `could not obtain an access token${status}: ${this.description}`
+  }
+}
+
+/**
+ * The gateway answered 403: the client is authenticated but lacks the scope `ai:llm-gateway:write`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class AuthorizationFailed extends Schema.TaggedError<AuthorizationFailed>(
+  "@genesys-llm/core/AuthorizationFailed"
+)("AuthorizationFailed", {
+  status: Schema.Number,
+  scope: Schema.String,
+  code: Schema.optional(Schema.String),
+  correlationId: Schema.optional(Schema.String),
+  attempts: Schema.Number
+}) {
+  override get message(): string {
+    return `authorization failed (HTTP ${this.status}): the OAuth client needs the scope ${this.scope} to call ` +
+      `the LLM gateway${correlationSuffix(this.correlationId)}`
+  }
+}
+
+/**
+ * The gateway refused the request with a 4xx status that is not retried (400, 404, 409, 413, 422, ...).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GatewayRejected extends Schema.TaggedError<GatewayRejected>("@genesys-llm/core/GatewayRejected")(
+  "GatewayRejected",
+  {
+    status: Schema.Number,
+    /** The `code` of the error body, such as `bad.request`. */
+    code: Schema.optional(Schema.String),
+    /** The `message` of the error body, sanitized and shortened. */
+    description: Schema.optional(Schema.String),
+    correlationId: Schema.optional(Schema.String),
+    attempts: Schema.Number
+  }
+) {
+  override get message(): string {
+    const code = this.code === undefined ? "" : ` ${this.code}`
+    const description = this.description === undefined ? "" : `: ${this.description}`
+    return `the gateway rejected the request (HTTP ${this.status}${code})${description}${
+      correlationSuffix(this.correlationId)
+    }`
+  }
+}
+
+/**
+ * Every attempt failed with a retryable status or a transport error and the attempt budget is spent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>("@genesys-llm/core/RetriesExhausted")(
+  "RetriesExhausted",
+  {
+    attempts: Schema.Number,
+    /** The HTTP status of the last attempt, absent when it failed before a response. */
+    lastStatus: Schema.optional(Schema.Number),
+    lastError: Schema.String,
+    correlationId: Schema.optional(Schema.String)
+  }
+) {
+  override get message(): string {
+    return `the gateway call failed after ${attemptsText(this.attempts)}; the last one: ${this.lastError}${
+      correlationSuffix(this.correlationId)
+    }`
+  }
+}
+
+/**
+ * Why a stream that already delivered frames broke.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InterruptionReason = Schema.Literal(
+  "stall",
+  "reset",
+  "truncated",
+  "call-timeout",
+  "frame-too-large",
+  "malformed-frame"
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InterruptionReason = typeof InterruptionReason.Type
+
+/**
+ * The stream broke after at least one frame reached the caller. Nothing is retried at that point (that could
+ * duplicate text); the error carries what was delivered so that the caller can keep it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>("@genesys-llm/core/StreamInterrupted")(
+  "StreamInterrupted",
+  {
+    reason: InterruptionReason,
+    detail: Schema.String,
+    /** The text delivered before the break, exactly as the caller received it. */
+    deliveredText: Schema.String,
+    /** The completion tokens reported by the frames delivered before the break. */
+    completionTokens: Schema.Number,
+    attempts: Schema.Number,
+    correlationId: Schema.optional(Schema.String)
+  }
+) {
+  override get message(): string {
+    return `the answer stream broke (${this.reason}) after ${this.deliveredText.length} characters were ` +
+      `delivered: ${this.detail}${correlationSuffix(this.correlationId)}`
+  }
+}
+
+/**
+ * A line of the answer, before any frame was delivered, is longer than the frame-size limit. Not retried: the same
+ * request gets the same answer.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class FrameTooLarge extends Schema.TaggedError<FrameTooLarge>("@genesys-llm/core/FrameTooLarge")(
+  "FrameTooLarge",
+  {
+    limit: Schema.Number,
+    line: Schema.Number,
+    attempts: Schema.Number,
+    correlationId: Schema.optional(Schema.String)
+  }
+) {
+  override get message(): string {
+    return `frame ${this.line} of the answer is longer than the limit of ${this.limit} bytes${
+      correlationSuffix(this.correlationId)
+    }`
+  }
+}
+
+/**
+ * A line of the answer, before any frame was delivered, is not valid UTF-8, or (with `strictFrames`) is not JSON or
+ * not a frame. Not retried.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class MalformedFrame extends Schema.TaggedError<MalformedFrame>("@genesys-llm/core/MalformedFrame")(
+  "MalformedFrame",
+  {
+    reason: Schema.Literal("invalid-utf8", "not-json", "wrong-shape"),
+    line: Schema.Number,
+    attempts: Schema.Number,
+    correlationId: Schema.optional(Schema.String)
+  }
+) {
+  override get message(): string {
+    const what = this.reason === "invalid-utf8"
+      ? "is not valid UTF-8"
+      : this.reason === "not-json"
+      ? "is not JSON"
+      : "is not a frame ({content?: string, usage?: {completion_tokens?: number}})"
+    return `frame ${this.line} of the answer ${what}${correlationSuffix(this.correlationId)}`
+  }
+}
+
+/**
+ * The whole-call bound passed before the first frame (after it, the break is a `StreamInterrupted` with reason
+ * `"call-timeout"`). Only possible when the call timeout is shorter than the first-frame deadline.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class CallTimeout extends Schema.TaggedError<CallTimeout>("@genesys-llm/core/CallTimeout")("CallTimeout", {
+  timeoutMillis: Schema.Number,
+  attempts: Schema.Number
+}) {
+  override get message(): string {
+    return `the gateway call did not complete within ${this.timeoutMillis} ms`
+  }
+}
+
+/**
+ * The request could not be sent at all for a reason no retry can fix (an invalid URL, a body that cannot be
+ * encoded). Transport failures that a retry can fix end as `RetriesExhausted` instead.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TransportError extends Schema.TaggedError<TransportError>("@genesys-llm/core/TransportError")(
+  "TransportError",
+  {
+    description: Schema.String,
+    attempts: Schema.Number
+  }
+) {
+  override get message(): string {
+    return `the gateway request could not be sent: ${this.description}`
+  }
+}
+
+/**
+ * The request given to `Gateway.stream` is unusable (an idempotency key that is empty, too long or not printable
+ * ASCII). Nothing is sent.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GatewayRequestInvalid extends Schema.TaggedError<GatewayRequestInvalid>(
+  "@genesys-llm/core/GatewayRequestInvalid"
+)("GatewayRequestInvalid", {
+  field: Schema.String,
+  problem: Schema.String
+}) {
+  override get message(): string {
+    return `invalid gateway request: ${this.field} ${this.problem}`
+  }
+}
+
+/**
+ * What the token provider can fail with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type AuthError = AuthenticationFailed | TokenRequestFailed
+
+/**
+ * Every way a gateway call can fail. A first-frame deadline is not among them: it ends the call with the fallback.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type GatewayError =
+  | AuthenticationFailed
+  | AuthorizationFailed
+  | GatewayRejected
+  | RetriesExhausted
+  | StreamInterrupted
+  | FrameTooLarge
+  | MalformedFrame
+  | CallTimeout
+  | TransportError
+  | GatewayRequestInvalid

@@ -1,0 +1,102 @@
+/**
+ * Small HTTP helpers shared by the token provider and the gateway.
+ *
+ * @internal
+ */
+import type * as Headers from "@effect/platform/Headers"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import * as Text from "./text.js"
+
+/** Error bodies are read up to this many bytes: enough for any JSON error, bounded against a hostile server. */
+export const maxErrorBodyBytes = 16 * 1024
+
+interface Fold {
+  readonly parts: Array<Uint8Array>
+  size: number
+}
+
+const lenient = new TextDecoder("utf-8")
+
+/**
+ * Reads at most `maxBytes` of a body as text (invalid UTF-8 replaced) and stops there; the rest of the body is
+ * discarded and the request aborted.
+ *
+ * @internal
+ */
+export const readCapped = (
+  response: HttpClientResponse.HttpClientResponse,
+  maxBytes: number = maxErrorBodyBytes
+): Effect.Effect<string, HttpClientError.ResponseError> =>
+  response.stream.pipe(
+    Stream.runFoldWhile(
+      { parts: [], size: 0 } as Fold,
+      (fold) => fold.size < maxBytes,
+      (fold, chunk) => {
+        fold.parts.push(chunk)
+        fold.size += chunk.length
+        return fold
+      }
+    ),
+    Effect.map((fold) => {
+      const bytes = new Uint8Array(Math.min(fold.size, maxBytes))
+      let offset = 0
+      for (const part of fold.parts) {
+        if (offset >= bytes.length) break
+        const take = part.subarray(0, bytes.length - offset)
+        bytes.set(take, offset)
+        offset += take.length
+      }
+      return lenient.decode(bytes)
+    })
+  )
+
+/**
+ * The parts of an error body that may go into an error: `code` and `message` (Genesys style) or `error` and
+ * `error_description` (OAuth style), and `contextId`.
+ *
+ * @internal
+ */
+export interface ErrorBody {
+  readonly code: string | undefined
+  readonly description: string | undefined
+  readonly contextId: string | undefined
+}
+
+/**
+ * Parses an error body; anything that is not a JSON object gives no code and a sanitized excerpt of the text.
+ *
+ * @internal
+ */
+export const parseErrorBody = (text: string, secrets: ReadonlyArray<string> = []): ErrorBody => {
+  let value: unknown = undefined
+  try {
+    value = JSON.parse(text)
+  } catch {
+    value = undefined
+  }
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) {
+    const body = value as Record<string, unknown>
+    const message = typeof body.message === "string"
+      ? body.message
+      : typeof body.error_description === "string"
+      ? body.error_description
+      : undefined
+    return {
+      code: Text.code(body.code) ?? Text.code(body.error),
+      description: message === undefined ? undefined : Text.sanitize(message, secrets),
+      contextId: Text.code(body.contextId)
+    }
+  }
+  const excerpt = Text.sanitize(text, secrets, 120)
+  return { code: undefined, description: excerpt.length > 0 ? excerpt : undefined, contextId: undefined }
+}
+
+/**
+ * The `ININ-Correlation-Id` of a response, when it looks like an id.
+ *
+ * @internal
+ */
+export const correlationId = (headers: Headers.Headers): string | undefined => Text.code(headers["inin-correlation-id"])
