@@ -21,7 +21,22 @@ export * as ContextWindow from "./ContextWindow.js"
 /**
  * @since 0.1.0
  */
-export * as SafetyPolicy from "./SafetyPolicy.js"
+export * as AuditEntry from "./AuditEntry.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AuditSink from "./AuditSink.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AuditLog from "./AuditLog.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"
 
 /**
  * @since 0.1.0
@@ -42,3 +57,8 @@ export * as IdGenerator from "./IdGenerator.js"
  * @since 0.1.0
  */
 export * as Gateway from "./Gateway.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as SafetyPolicy from "./SafetyPolicy.js"

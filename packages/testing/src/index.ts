@@ -6,6 +6,16 @@ export * as Arbitraries from "./Arbitraries.js"
 /**
  * @since 0.1.0
  */
+export * as MemoryFileSystem from "./MemoryFileSystem.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestAuditSink from "./TestAuditSink.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as TestHttpClient from "./TestHttpClient.js"
 
 /**
