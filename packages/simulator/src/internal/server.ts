@@ -165,6 +165,16 @@ const resetConnection = (request: HttpServerRequest.HttpServerRequest) =>
     })
   })
 
+/**
+ * Node holds the headers back until the first body write (`headersSent` is already true then); a stall or reset
+ * before any frame sends them. Once they are out, this writes nothing.
+ */
+const flushHeaders = (request: HttpServerRequest.HttpServerRequest) =>
+  Effect.sync(() => {
+    const response = NodeHttpServerRequest.toServerResponse(request)
+    if (!response.destroyed && !response.writableEnded) response.flushHeaders()
+  })
+
 const hangup = (request: HttpServerRequest.HttpServerRequest) =>
   Effect.sync(() => {
     const socket = NodeHttpServerRequest.toServerResponse(request).socket
@@ -437,6 +447,14 @@ export const make = (options: ServerOptions, state: State) => {
       paceMs: options.paceMs,
       fault: fault !== undefined && !Fault.isArrivalFault(fault) ? fault : undefined,
       reset: resetConnection(request),
+      checkpoint: Effect.zipRight(
+        flushHeaders(request),
+        recordId === undefined
+          ? Effect.void
+          : Effect.suspend(() =>
+            state.update(recordId, { frames: progress.frames, outcome: progress.outcome ?? "streaming" })
+          )
+      ),
       progress
     }).pipe(
       Stream.ensuring(Effect.suspend(() =>

@@ -177,17 +177,17 @@ export const make = (options: StateOptions) =>
           const [fault] = queue.splice(index, 1)
           return [Effect.succeed(fault), { ...state, queue }]
         }
-        if (state.rate <= 0 || phase === "stream" || state.pool.length === 0) {
+        // Only requests the pool has faults for draw, so that token requests do not shift the chat sequence.
+        const candidates = state.pool.filter((fault) =>
+          Fault.routeOf(fault) === route
+        )
+        if (state.rate <= 0 || phase === "stream" || candidates.length === 0) {
           return [Effect.succeed(undefined), state]
         }
         const draw = Effect.gen(function*() {
           const roll = yield* state.random.next
-          if (roll >= state.rate) {
-            return undefined
-          }
-          const pick = yield* state.random.nextIntBetween(0, state.pool.length)
-          const fault = state.pool[pick]
-          return Fault.routeOf(fault) === route ? fault : undefined
+          if (roll >= state.rate) return undefined
+          return candidates[yield* state.random.nextIntBetween(0, candidates.length)]
         })
         return [draw, state]
       }))
@@ -223,8 +223,7 @@ export const make = (options: StateOptions) =>
     const update = (id: number, patch: Partial<Omit<RecordFields, "id">>) =>
       Ref.update(log, (state) =>
         Option.match(HashMap.get(state.entries, id), {
-          onNone: () =>
-            state,
+          onNone: () => state,
           onSome: (entry) => ({ ...state, entries: HashMap.set(state.entries, id, { ...entry, ...patch }) })
         }))
 

@@ -23,6 +23,8 @@ export interface BodyOptions {
   readonly fault: Fault.StreamFault | undefined
   /** Flushes what was written, then resets the connection. */
   readonly reset: Effect.Effect<void>
+  /** Runs before a stall or a reset: sends the headers if no frame did, and records the progress. */
+  readonly checkpoint: Effect.Effect<void>
   readonly progress: Progress
 }
 
@@ -209,10 +211,10 @@ export const body = (options: BodyOptions): Stream.Stream<Uint8Array> =>
         case "Pace":
           return Effect.sleep(options.paceMs)
         case "Stall":
-          return step.ms === undefined ? Effect.never : Effect.sleep(step.ms)
+          return Effect.zipRight(options.checkpoint, step.ms === undefined ? Effect.never : Effect.sleep(step.ms))
         case "Reset":
           // Once the connection is gone the server interrupts this fiber; nothing more is written.
-          return Effect.zipRight(options.reset, Effect.never)
+          return Effect.zipRight(options.checkpoint, Effect.zipRight(options.reset, Effect.never))
         case "Bytes":
           return Effect.void
       }
