@@ -469,7 +469,17 @@ export const make = (options: ServerOptions, state: State) => {
     })
   })
 
-  const controlDecode = Schema.decodeUnknown(Fault.ControlRequest, { errors: "all", onExcessProperty: "error" })
+  // Decoded by shape rather than as one union, so that an error names what is wrong with the shape meant.
+  const strict = { errors: "all", onExcessProperty: "error" } as const
+  const decodeFaults = Schema.decodeUnknown(Schema.Array(Fault.Fault), strict)
+  const decodeFault = Schema.decodeUnknown(Fault.Fault, strict)
+  const decodeRate = Schema.decodeUnknown(Fault.RateSetting, strict)
+  const controlDecode = (input: unknown): Effect.Effect<typeof Fault.ControlRequest.Type, ParseResult.ParseError> =>
+    Array.isArray(input)
+      ? decodeFaults(input)
+      : typeof input === "object" && input !== null && !("kind" in input) && "rate" in input
+      ? decodeRate(input)
+      : decodeFault(input)
 
   const faultsView = Effect.map(state.faultConfig, (config) => HttpServerResponse.unsafeJson(config))
 
