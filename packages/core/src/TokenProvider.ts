@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
@@ -174,8 +175,14 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const skew = options.refreshSkewMillis ?? defaults.refreshSkewMillis
     const timeout = options.requestTimeoutMillis ?? defaults.requestTimeoutMillis
     const url = `${options.loginUrl.replace(/\/+$/, "")}${options.tokenPath ?? defaults.tokenPath}`
-    const secrets = [Redacted.value(options.clientSecret)]
     const authorization = basicAuthorization(options.clientId, options.clientSecret)
+    // Every form of the secret a server could echo back is scrubbed from what goes into an error.
+    const secrets = [
+      Redacted.value(options.clientSecret),
+      formUrlEncode(Redacted.value(options.clientSecret)),
+      encodeURIComponent(Redacted.value(options.clientSecret)),
+      Redacted.value(authorization).slice("Basic ".length)
+    ]
     const state = yield* Ref.make<State>({ _tag: "Empty", generation: 0 })
 
     const request = Effect.sync(() =>
@@ -248,13 +255,13 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Effect.withSpan("TokenProvider.fetch")
     )
 
-    // Runs in its own fiber; stores its result only if the state still belongs to this fetch.
-    const runFetch = (
+    // Stores the result only if the state still belongs to this fetch, then wakes its waiters.
+    const settle = (
       generation: number,
-      deferred: Deferred.Deferred<Redacted.Redacted<string>, AuthError>
+      deferred: Deferred.Deferred<Redacted.Redacted<string>, AuthError>,
+      exit: Exit.Exit<Fetched, AuthError>
     ) =>
       Effect.gen(function*() {
-        const exit = yield* Effect.exit(fetchToken)
         const now = yield* Clock.currentTimeMillis
         yield* Ref.update(state, (s): State => {
           if (s._tag !== "Fetching" || s.generation !== generation) return s
@@ -270,6 +277,19 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         })
         yield* Deferred.done(deferred, Exit.map(exit, (fetched) => fetched.token))
       })
+
+    // Runs in its own fiber. If that fiber is interrupted (the provider's scope closes), the waiters are
+    // interrupted too rather than left waiting.
+    const runFetch = (
+      generation: number,
+      deferred: Deferred.Deferred<Redacted.Redacted<string>, AuthError>
+    ) =>
+      Effect.exit(fetchToken).pipe(
+        Effect.flatMap((exit) => settle(generation, deferred, exit)),
+        Effect.onInterrupt((interruptors) =>
+          settle(generation, deferred, Exit.interrupt(FiberId.combineAll(interruptors)))
+        )
+      )
 
     const get = Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -288,8 +308,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           case "Wait":
             return yield* restore(Deferred.await(action.deferred))
           case "Fetch": {
-            // Forked while uninterruptible, so a Fetching state always has a fiber that completes it.
-            yield* Effect.forkIn(runFetch(action.generation, action.deferred), scope)
+            // Forked while uninterruptible, so a Fetching state always has a fiber that completes it; the fiber
+            // itself must be interruptible, or its timeout could not stop a hanging request.
+            yield* Effect.forkIn(Effect.interruptible(runFetch(action.generation, action.deferred)), scope)
             return yield* restore(Deferred.await(action.deferred))
           }
         }

@@ -51,6 +51,8 @@ export const parseRetryAfter = (
     const seconds = Number(retryAfter)
     return Number.isFinite(seconds) ? Math.ceil(seconds * 1000) : undefined
   }
+  // An HTTP date names its day and month; this keeps `Date.parse` from reading "-3" as a year.
+  if (!/[A-Za-z]{3}/.test(retryAfter)) return undefined
   const date = Date.parse(retryAfter)
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined
 }

@@ -18,7 +18,8 @@ export const sanitize = (
   maxLength: number = maxDescriptionLength
 ): string => {
   let out = text
-  for (const secret of secrets) {
+  // Longest first, so that a secret inside a longer encoded form does not leave the rest of that form behind.
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
     if (secret.length > 0) out = out.split(secret).join("<redacted>")
   }
   // eslint-disable-next-line no-control-regex

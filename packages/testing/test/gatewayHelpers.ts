@@ -1,0 +1,54 @@
+import { Gateway, type Prompt, TokenProvider } from "@genesys-llm/core"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as TestHttpClient from "../src/TestHttpClient.js"
+
+export const chatPath = "/api/v2/ai/llm-gateway/chat"
+export const tokenPath = "/oauth/token"
+export const secret = "s3cret+%:/ é"
+export const key = "llm-gw-3f0c1a52-8d7e-4c41-9f0a-1b2c3d4e5f60"
+
+export const payload: Prompt.PromptPayload = {
+  systemInstructions: ["Be brief."],
+  context: [{ role: "user", content: "Hi there" }],
+  temperature: 0.2,
+  maxTokens: 100,
+  modelId: "genesys-default"
+}
+
+export const tokenReply = (token: string, expiresIn: unknown = 3600) =>
+  TestHttpClient.json(200, { access_token: token, token_type: "bearer", expires_in: expiresIn })
+
+/** Token answers tok-1, tok-2, ... one per token request. */
+export const tokens = (): TestHttpClient.Handler => {
+  let n = 0
+  return () => Effect.sync(() => tokenReply(`tok-${++n}`))
+}
+
+export const layer = (
+  chat: TestHttpClient.Handler,
+  options: Partial<Gateway.Options> = {},
+  token: TestHttpClient.Handler = tokens()
+) =>
+  Gateway.layer({ apiUrl: "https://api.example.test/", ...options }).pipe(
+    Layer.provideMerge(
+      TokenProvider.layer({
+        loginUrl: "https://login.example.test",
+        clientId: "client id",
+        clientSecret: Redacted.make(secret)
+      })
+    ),
+    Layer.provideMerge(TestHttpClient.layer(TestHttpClient.byPath({ [tokenPath]: token, [chatPath]: chat })))
+  )
+
+export const request = (options?: Gateway.CallOptions): Gateway.Request => ({
+  payload,
+  idempotencyKey: key,
+  ...(options === undefined ? {} : { options })
+})
+
+export const chatRequests = Effect.flatMap(TestHttpClient.TestHttpClient, (r) => r.requestsTo(chatPath))
+export const tokenRequests = Effect.flatMap(TestHttpClient.TestHttpClient, (r) => r.requestsTo(tokenPath))
+
+export const frames = (...contents: ReadonlyArray<string>) => contents.map((content) => ({ content }))
