@@ -198,8 +198,6 @@ export const body = (options: BodyOptions): Stream.Stream<Uint8Array> =>
           size += step.bytes.length
           continue
         }
-        // The client must hold every frame before a stall or a reset.
-        if (step._tag !== "Pace") slicer?.flush(out)
         pending = step
         break
       }
