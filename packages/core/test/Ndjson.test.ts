@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
 import * as Ndjson from "../src/internal/ndjson.js"
 
 const encoder = new TextEncoder()
@@ -272,5 +274,50 @@ describe("Ndjson.Decoder properties", () => {
       assert.deepStrictEqual(decodeChunks(oneByOne(all), options), whole)
     },
     { fastCheck: { numRuns: 500 } }
+  )
+})
+
+const anyValue = FastCheck.oneof(
+  FastCheck.constant(undefined),
+  FastCheck.constant(null),
+  FastCheck.string({ maxLength: 5 }),
+  FastCheck.integer({ min: -5, max: 5 }),
+  FastCheck.double(),
+  FastCheck.boolean(),
+  FastCheck.constant([]),
+  FastCheck.constant({})
+)
+const nearFrame = FastCheck.record(
+  {
+    content: anyValue,
+    usage: FastCheck.oneof(
+      anyValue,
+      FastCheck.record({ completion_tokens: anyValue, other: anyValue }, { requiredKeys: [] }),
+      FastCheck.constant([1])
+    ),
+    extra: anyValue
+  },
+  { requiredKeys: [] }
+)
+
+describe("Ndjson.readFrame", () => {
+  const decode = Schema.decodeUnknownEither(Ndjson.FrameSchema)
+  it.prop(
+    "accepts exactly what FrameSchema accepts, with the same fields",
+    [FastCheck.oneof(nearFrame, FastCheck.jsonValue())],
+    ([value]) => {
+      const json = JSON.parse(JSON.stringify(value) ?? "null") as unknown
+      const fast = Ndjson.readFrame(json)
+      const slow = decode(json)
+      if (Either.isLeft(slow)) {
+        assert.isUndefined(fast)
+      } else {
+        assert.deepStrictEqual(fast, {
+          content: slow.right.content ?? undefined,
+          completionTokens: slow.right.usage?.completion_tokens ?? undefined
+        })
+      }
+    },
+    { fastCheck: { numRuns: 2000 } }
   )
 })
