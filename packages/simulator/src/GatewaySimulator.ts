@@ -237,13 +237,18 @@ export class SimulatorError extends Schema.TaggedError<SimulatorError>("@genesys
 export const decodeOptions = (input: unknown): Effect.Effect<Options, SimulatorError> =>
   Schema.decodeUnknown(Options, { errors: "all", onExcessProperty: "error" })(input).pipe(
     Effect.mapError((error) => {
-      const issues = ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => {
+      const all = ParseResult.ArrayFormatter.formatErrorSync(error)
+      // An optional field also tries `undefined`; that alternative's failure only repeats the real one.
+      const issues = all.filter((issue) =>
+        !(issue.message.startsWith("Expected undefined") && issue.path.length === 1 &&
+          all.some((other) => other !== issue && other.path[0] === issue.path[0]))
+      ).map((issue) => {
         const path = Validation.formatPath(issue.path)
         return issue.path[0] === "clientSecret" ? `${path}: must be a string` : `${path}: ${issue.message}`
       })
       return new SimulatorError({
         reason: "InvalidOptions",
-        message: `invalid simulator options: ${issues.join("; ")}`
+        message: `invalid simulator options: ${[...new Set(issues)].join("; ")}`
       })
     })
   )
