@@ -118,4 +118,35 @@ describe("wire", () => {
       assert.strictEqual(written.join(""), resets[0])
       yield* Fiber.interrupt(fiber)
     }))
+
+  it.effect("a defect while producing the body resets the connection rather than ending the body", () =>
+    Effect.gen(function*() {
+      const plan: Reply.ReplyPlan = {
+        frameCount: 3,
+        frame: (index) => {
+          if (index === 1) throw new Error("boom")
+          return "ok "
+        },
+        completionTokens: 3,
+        characters: 9
+      }
+      const written: Array<string> = []
+      let resets = 0
+      const progress: Wire.Progress = { frames: 0, outcome: undefined }
+      const fiber = yield* Wire.body({
+        plan,
+        paceMs: 0,
+        fault: undefined,
+        reset: Effect.sync(() => resets++),
+        checkpoint: Effect.void,
+        progress
+      }).pipe(
+        Stream.runForEach((piece) => Effect.sync(() => written.push(Buffer.from(piece).toString()))),
+        Effect.fork
+      )
+      while (resets === 0) yield* Effect.yieldNow()
+      assert.deepStrictEqual(progress, { frames: 1, outcome: "failed" })
+      assert.notInclude(written.join(""), "usage")
+      yield* Fiber.interrupt(fiber)
+    }))
 })

@@ -228,5 +228,14 @@ export const body = (options: BodyOptions): Stream.Stream<Uint8Array> =>
       return Effect.sync(collect)
     })
 
-    return Stream.repeatEffectChunkOption(pull)
+    // A failing body must not look complete: the server would end the chunked body cleanly, and the client
+    // would take a cut answer for a whole one. A defect resets the connection instead.
+    return Stream.repeatEffectChunkOption(pull).pipe(
+      Stream.catchAllCause(() =>
+        Stream.execute(Effect.suspend(() => {
+          options.progress.outcome = "failed"
+          return Effect.zipRight(options.reset, Effect.never)
+        }))
+      )
+    )
   })
