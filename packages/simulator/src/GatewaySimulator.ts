@@ -278,6 +278,7 @@ export const make = Effect.fn("GatewaySimulator.make")(function*(input: OptionsI
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds,
+    requestsPerMinute: options.requestsPerMinute,
     paceMs: options.paceMs,
     frameChars: options.frameChars,
     replyText: options.replyText,

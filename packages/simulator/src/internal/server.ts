@@ -26,6 +26,7 @@ export interface ServerOptions {
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
   readonly tokenLifetimeSeconds: number
+  readonly requestsPerMinute: number
   readonly paceMs: number
   readonly frameChars: number
   readonly replyText: string | undefined
@@ -223,8 +224,9 @@ export const make = (options: ServerOptions, state: State) => {
           headers["retry-after"] = String(seconds)
         }
         if (fault.status === 429) {
-          headers["inin-ratelimit-allowed"] = "0"
-          headers["inin-ratelimit-count"] = "0"
+          // As if the token had used up its window.
+          headers["inin-ratelimit-allowed"] = String(options.requestsPerMinute)
+          headers["inin-ratelimit-count"] = String(options.requestsPerMinute)
           headers["inin-ratelimit-reset"] = String(seconds)
         }
       }
