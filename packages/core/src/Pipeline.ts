@@ -1,0 +1,554 @@
+/**
+ * The whole call: validation, context window, safety policy, gateway (with its retries, deadlines and fallback),
+ * and the record of the call in the audit sink, the metrics webhook and Effect metrics.
+ *
+ * Every stage is a service the pipeline requires, so any of them can be replaced by a layer. Every call, whatever
+ * its end (success, fallback, error, blocked, invalid, cancelled), writes exactly one audit record and publishes
+ * exactly one metrics event, after the last text reached the caller and before `run` returns or `stream` ends.
+ * A failing audit sink or webhook never fails the call: the sink's failure is logged and counted.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as AuditEntry from "./AuditEntry.js"
+import * as AuditSink from "./AuditSink.js"
+import * as ContextWindow from "./ContextWindow.js"
+import * as Fallback from "./Fallback.js"
+import * as Gateway from "./Gateway.js"
+import * as IdGenerator from "./IdGenerator.js"
+import * as OutputGuard from "./internal/outputGuard.js"
+import * as Metrics from "./Metrics.js"
+import * as MetricsWebhook from "./MetricsWebhook.js"
+import * as SafetyPolicy from "./SafetyPolicy.js"
+import * as Validation from "./Validation.js"
+
+/**
+ * How a call ended, as far as its caller sees: `success` (the whole answer), `fallback` (the model was too slow and
+ * the fallback text was given), `error` (the answer broke after text was delivered: `text` holds what was
+ * delivered and `interruption` says why).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type CompletionStatus = "success" | "fallback" | "error"
+
+/**
+ * Why an answer broke after text was delivered.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Interruption {
+  readonly reason: Gateway.InterruptionReason
+  readonly message: string
+}
+
+/**
+ * The result of a call that reached the gateway and gave its caller text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Completion {
+  readonly status: CompletionStatus
+  /** The text the caller received: the answer, the fallback text, or what was delivered before a break. */
+  readonly text: string
+  /** The completion tokens the gateway reported (0 when it reported none, and for a fallback). */
+  readonly tokensUsed: number
+  /** From the start of the call to its end, on the `Clock`. */
+  readonly latencyMs: number
+  /** From the start of the call to the first text of the answer; absent for a fallback. */
+  readonly timeToFirstFrameMs: number | undefined
+  /** Requests sent to the gateway for this call. */
+  readonly attempts: number
+  /** The key every attempt carried. */
+  readonly idempotencyKey: string
+  readonly modelId: string
+  /** Context messages the context window dropped, oldest first. */
+  readonly droppedContextMessages: number
+  /** What the safety policy redacted in the prompt: rule ids, field paths and counts, never text. */
+  readonly redactions: ReadonlyArray<SafetyPolicy.RuleHit>
+  /** Redaction markers the output guard put into the answer (0 without the guard). */
+  readonly outputRedactions: number
+  readonly correlationId: string | undefined
+  /** Why the answer broke, when `status` is `error`. */
+  readonly interruption: Interruption | undefined
+}
+
+/**
+ * Text for the caller, in order. `source` is `fallback` for the fallback text.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TextDelta {
+  readonly _tag: "TextDelta"
+  readonly text: string
+  readonly source: "model" | "fallback"
+}
+
+/**
+ * The last event of a call's stream.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Completed {
+  readonly _tag: "Completed"
+  readonly completion: Completion
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type PipelineEvent = TextDelta | Completed
+
+/**
+ * Everything a stage can fail a call with.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const StageError = Schema.Union(
+  Validation.PromptValidationError,
+  ContextWindow.ContextOverflowError,
+  IdGenerator.InvalidKeyInput,
+  SafetyPolicy.SafetyViolation,
+  Gateway.AuthenticationFailed,
+  Gateway.AuthorizationFailed,
+  Gateway.GatewayRejected,
+  Gateway.RetriesExhausted,
+  Gateway.StreamInterrupted,
+  Gateway.FrameTooLarge,
+  Gateway.MalformedFrame,
+  Gateway.CallTimeout,
+  Gateway.TransportError,
+  Gateway.GatewayRequestInvalid
+)
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StageError = typeof StageError.Type
+
+/**
+ * How a failed call is recorded: `invalid` (the input or its key), `blocked` (the safety policy), `error` (the
+ * gateway).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FailureStatus = Schema.Literal("invalid", "blocked", "error")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FailureStatus = typeof FailureStatus.Type
+
+/**
+ * A call that gave its caller no answer. `cause` is the stage's own error (match on `cause._tag`); the other
+ * fields are what the call's audit record says.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class PipelineError extends Schema.TaggedError<PipelineError>("@genesys-llm/core/PipelineError")(
+  "PipelineError",
+  {
+    status: FailureStatus,
+    cause: StageError,
+    idempotencyKey: Schema.String,
+    attempts: Schema.Number,
+    latencyMs: Schema.Number,
+    droppedContextMessages: Schema.Number
+  }
+) {
+  override get message(): string {
+    return this.cause.message
+  }
+}
+
+/**
+ * The status a stage error is recorded with.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const statusOf = (error: StageError): FailureStatus => {
+  switch (error._tag) {
+    case "PromptValidationError":
+    case "ContextOverflowError":
+    case "InvalidKeyInput":
+    case "GatewayRequestInvalid":
+      return "invalid"
+    case "SafetyViolation":
+      return "blocked"
+    default:
+      return "error"
+  }
+}
+
+/**
+ * Per-call settings.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunOptions {
+  /** Use this key instead of a fresh one. */
+  readonly idempotencyKey?: string | undefined
+  /**
+   * Derive the key from a conversation id and turn, so that a retried Data Action call maps to the same key and
+   * the gateway replays the first answer instead of billing twice.
+   */
+  readonly conversation?: { readonly id: string; readonly turn: number } | undefined
+  /** Gateway settings for this call (deadlines, attempts). The fallback text comes from the `Fallback` service. */
+  readonly call?: Omit<Gateway.CallOptions, "fallbackText"> | undefined
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  /** Runs a call to its end. */
+  readonly run: (input: unknown, options?: RunOptions) => Effect.Effect<Completion, PipelineError>
+  /** Streams a call: text deltas as they arrive, then one `Completed` event. */
+  readonly stream: (input: unknown, options?: RunOptions) => Stream.Stream<PipelineEvent, PipelineError>
+}
+
+/**
+ * @since 0.1.0
+ * @category context
+ */
+export class Pipeline extends Context.Tag("@genesys-llm/core/Pipeline")<Pipeline, Service>() {}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /**
+   * Apply the safety policy's enabled rules to the streamed answer too, redacting every finding (a streaming
+   * answer cannot be blocked), across frame boundaries. Text is held back by the policy's `holdBack`. Default off.
+   */
+  readonly outputGuard?: boolean | undefined
+}
+
+/**
+ * What the pipeline requires: one service per stage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Requirements =
+  | Validation.Validation
+  | ContextWindow.ContextWindow
+  | SafetyPolicy.SafetyPolicy
+  | IdGenerator.IdGenerator
+  | Gateway.Gateway
+  | Fallback.Fallback
+  | AuditSink.AuditSink
+  | MetricsWebhook.MetricsWebhook
+
+// The facts of one call, filled in as it goes and read once, when it ends. It lives in one call's scope only.
+interface CallState {
+  readonly input: unknown
+  readonly startedAt: number
+  key: string
+  modelId: string | undefined
+  dropped: number
+  ruleIds: ReadonlyArray<string>
+  attempts: number
+  correlationId: string | undefined
+  tokens: number
+  firstTextAt: number | undefined
+  delivered: string
+  deliveredAny: boolean
+  status: AuditEntry.Status | undefined
+  error: StageError | undefined
+}
+
+const attemptsOf = (error: StageError): number =>
+  "attempts" in error && typeof error.attempts === "number" ? error.attempts : 0
+
+const correlationOf = (error: StageError): string | undefined =>
+  "correlationId" in error && typeof error.correlationId === "string" ? error.correlationId : undefined
+
+/**
+ * Builds the pipeline from the stage services in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Service, never, Requirements> =>
+  Effect.gen(function*() {
+    const validation = yield* Validation.Validation
+    const window = yield* ContextWindow.ContextWindow
+    const safety = yield* SafetyPolicy.SafetyPolicy
+    const ids = yield* IdGenerator.IdGenerator
+    const gateway = yield* Gateway.Gateway
+    const fallback = yield* Fallback.Fallback
+    const audit = yield* AuditSink.AuditSink
+    const webhook = yield* MetricsWebhook.MetricsWebhook
+
+    const fail = (call: CallState, error: StageError) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        call.status = statusOf(error)
+        call.error = error
+        call.attempts = Math.max(call.attempts, attemptsOf(error))
+        call.correlationId = correlationOf(error) ?? call.correlationId
+        return yield* new PipelineError({
+          status: call.status,
+          cause: error,
+          idempotencyKey: call.key,
+          attempts: call.attempts,
+          latencyMs: now - call.startedAt,
+          droppedContextMessages: call.dropped
+        })
+      })
+
+    // Runs once per call, when its scope closes, whatever closed it.
+    const record = (call: CallState, exit: Exit.Exit<unknown, unknown>) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const status: AuditEntry.Status = call.status ?? (Exit.isInterrupted(exit) ? "cancelled" : "error")
+        const entry = AuditEntry.fromCallAt({
+          status,
+          idempotencyKey: call.key,
+          input: call.input,
+          modelId: call.modelId,
+          latencyMs: now - call.startedAt,
+          tokensUsed: call.tokens,
+          attempts: call.attempts,
+          droppedContextMessages: call.dropped,
+          safetyRuleIds: call.ruleIds,
+          error: call.error,
+          correlationId: call.correlationId
+        }, now)
+        yield* audit.write(entry).pipe(
+          Effect.catchAll((error) => Effect.logError("the audit record of a call was not written", error.message))
+        )
+        const costUsd = yield* webhook.publish(entry)
+        yield* Metrics.recordCall(entry, {
+          timeToFirstFrameMs: call.firstTextAt === undefined ? undefined : call.firstTextAt - call.startedAt,
+          costUsd
+        })
+      })
+
+    const keyFor = (runOptions: RunOptions) =>
+      runOptions.idempotencyKey !== undefined
+        ? Effect.succeed(runOptions.idempotencyKey)
+        : runOptions.conversation !== undefined
+        ? ids.derived(runOptions.conversation.id, runOptions.conversation.turn)
+        : ids.next
+
+    // Validation, key, context window and safety: everything that happens before a byte leaves.
+    const prepare = (call: CallState, input: unknown, runOptions: RunOptions) =>
+      Effect.gen(function*() {
+        const payload = yield* validation.validate(input)
+        call.modelId = payload.modelId
+        call.key = yield* keyFor(runOptions)
+        const fitted = yield* window.fit(payload)
+        call.dropped = fitted.droppedContextMessages
+        const checked = yield* safety.check(fitted.payload)
+        call.ruleIds = [...new Set(checked.redactions.map((hit) => hit.ruleId))]
+        return checked
+      }).pipe(
+        Effect.catchAll((error: StageError) => {
+          if (error._tag === "SafetyViolation") call.ruleIds = error.ruleIds
+          return fail(call, error)
+        })
+      )
+
+    const completionOf = (
+      call: CallState,
+      now: number,
+      status: CompletionStatus,
+      redactions: ReadonlyArray<SafetyPolicy.RuleHit>,
+      outputRedactions: number,
+      interruption: Interruption | undefined
+    ): Completion => ({
+      status,
+      text: call.delivered,
+      tokensUsed: call.tokens,
+      latencyMs: now - call.startedAt,
+      timeToFirstFrameMs: call.firstTextAt === undefined ? undefined : call.firstTextAt - call.startedAt,
+      attempts: call.attempts,
+      idempotencyKey: call.key,
+      modelId: call.modelId ?? AuditEntry.unknownValue,
+      droppedContextMessages: call.dropped,
+      redactions,
+      outputRedactions,
+      correlationId: call.correlationId,
+      interruption
+    })
+
+    const countMarkers = (text: string): number => {
+      let n = 0
+      let i = text.indexOf("[REDACTED:")
+      while (i !== -1) {
+        n++
+        i = text.indexOf("[REDACTED:", i + 10)
+      }
+      return n
+    }
+
+    const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const call: CallState = {
+          input,
+          startedAt: yield* Clock.currentTimeMillis,
+          key: AuditEntry.unknownValue,
+          modelId: undefined,
+          dropped: 0,
+          ruleIds: [],
+          attempts: 0,
+          correlationId: undefined,
+          tokens: 0,
+          firstTextAt: undefined,
+          delivered: "",
+          deliveredAny: false,
+          status: undefined,
+          error: undefined
+        }
+        yield* Effect.addFinalizer((exit) => record(call, exit))
+        const checked = yield* prepare(call, input, runOptions)
+        const fallbackText = yield* fallback.textFor(checked.payload)
+        const guard = options.outputGuard === true ? OutputGuard.make(safety.rules) : undefined
+        let outputRedactions = 0
+
+        const deliver = (text: string, source: TextDelta["source"]): Array<PipelineEvent> => {
+          if (text.length === 0) return []
+          call.delivered += text
+          call.deliveredAny = true
+          return [{ _tag: "TextDelta", text, source }]
+        }
+        const guarded = (text: string): string => {
+          if (guard === undefined) return text
+          const out = guard.push(text)
+          outputRedactions += countMarkers(out)
+          return out
+        }
+        const flushGuard = (): string => {
+          if (guard === undefined) return ""
+          const out = guard.flush()
+          outputRedactions += countMarkers(out)
+          return out
+        }
+
+        const events = gateway.stream({
+          payload: checked.payload,
+          idempotencyKey: call.key,
+          options: { ...runOptions.call, fallbackText }
+        })
+
+        return events.pipe(
+          Stream.mapConcatEffect((event) =>
+            Effect.map(Clock.currentTimeMillis, (now): ReadonlyArray<PipelineEvent> => {
+              switch (event._tag) {
+                case "Delta":
+                  if (call.firstTextAt === undefined) call.firstTextAt = now
+                  return deliver(guarded(event.text), "model")
+                case "Fallback":
+                  return deliver(event.text, "fallback")
+                case "Done": {
+                  call.attempts = event.attempts
+                  call.correlationId = event.correlationId
+                  call.tokens = event.outcome === "fallback" ? 0 : event.completionTokens
+                  const status = event.outcome === "fallback" ? "fallback" : "success"
+                  call.status = status
+                  const rest = deliver(flushGuard(), "model")
+                  return [
+                    ...rest,
+                    {
+                      _tag: "Completed",
+                      completion: completionOf(call, now, status, checked.redactions, outputRedactions, undefined)
+                    }
+                  ]
+                }
+              }
+            })
+          ),
+          Stream.catchAll((error: Gateway.GatewayError) =>
+            Stream.unwrap(Effect.gen(function*() {
+              const now = yield* Clock.currentTimeMillis
+              if (error._tag !== "StreamInterrupted" || !call.deliveredAny && error.deliveredText.length === 0) {
+                return yield* fail(call, error)
+              }
+              // Text reached the caller: the call ends with what was delivered, and says why it broke.
+              call.status = "error"
+              call.error = error
+              call.attempts = Math.max(call.attempts, error.attempts)
+              call.correlationId = error.correlationId ?? call.correlationId
+              call.tokens = error.completionTokens
+              const rest = deliver(flushGuard(), "model")
+              const interruption: Interruption = { reason: error.reason, message: error.message }
+              return Stream.make<Array<PipelineEvent>>(
+                ...rest,
+                {
+                  _tag: "Completed",
+                  completion: completionOf(call, now, "error", checked.redactions, outputRedactions, interruption)
+                }
+              )
+            }))
+          )
+        )
+      }))
+
+    const run = (input: unknown, runOptions?: RunOptions): Effect.Effect<Completion, PipelineError> =>
+      stream(input, runOptions).pipe(
+        Stream.runFold(Option.none<Completion>(), (last, event) =>
+          event._tag === "Completed" ? Option.some(event.completion) : last),
+        Effect.flatMap(Option.match({
+          onNone: () =>
+            Effect.dieMessage("a pipeline stream ended without a Completed event"),
+          onSome: Effect.succeed
+        })),
+        Effect.withSpan("Pipeline.run")
+      )
+
+    return {
+      run,
+      stream: (input, runOptions) => Stream.withSpan(stream(input, runOptions), "Pipeline.stream")
+    } satisfies Service
+  })
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Pipeline, never, Requirements> =>
+  Layer.effect(Pipeline, make(options))
+
+/**
+ * Runs a call with the pipeline in context.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const run = (input: unknown, options?: RunOptions): Effect.Effect<Completion, PipelineError, Pipeline> =>
+  Effect.flatMap(Pipeline, (pipeline) => pipeline.run(input, options))
+
+/**
+ * Streams a call with the pipeline in context.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const stream = (
+  input: unknown,
+  options?: RunOptions
+): Stream.Stream<PipelineEvent, PipelineError, Pipeline> =>
+  Stream.unwrap(Effect.map(Pipeline, (pipeline) => pipeline.stream(input, options)))
