@@ -27,6 +27,14 @@ export interface Service {
 export class Fallback extends Context.Tag("@genesys-llm/core/Fallback")<Fallback, Service>() {}
 
 /**
+ * The text used when none is configured: "Sorry, I cannot answer right now. Please try again in a moment."
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaultText: string = Gateway.defaults.fallbackText
+
+/**
  * The same text for every call.
  *
  * @since 0.1.0
