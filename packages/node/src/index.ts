@@ -1,0 +1,11 @@
+
+
+/**
+ * @since 0.1.0
+ */
+export * as GatewayConfig from "./GatewayConfig.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeGateway from "./NodeGateway.js"
