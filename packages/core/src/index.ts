@@ -62,3 +62,8 @@ export * as Gateway from "./Gateway.js"
  * @since 0.1.0
  */
 export * as SafetyPolicy from "./SafetyPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as MetricsWebhook from "./MetricsWebhook.js"
