@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
 import * as TestHttpClient from "../src/TestHttpClient.js"
 import { chatRequests, frames, key, layer, payload, request, tokenRequests } from "./gatewayHelpers.js"
@@ -626,6 +627,32 @@ describe("Gateway", () => {
       }).pipe(Effect.provide(layer(TestHttpClient.always(
         TestHttpClient.ndjson(frames("a", "b"), { delayMillis: 100, then: [TestHttpClient.hang] })
       )))))
+  })
+
+  describe("no fiber outlives a call", () => {
+    const scenarios: ReadonlyArray<readonly [string, TestHttpClient.Reply, Gateway.CallOptions]> = [
+      ["a complete answer", ok, {}],
+      ["a fallback while the answer hangs", TestHttpClient.response(200, [TestHttpClient.hang]), {}],
+      ["a stall after the first frame", TestHttpClient.ndjson(frames("a"), { then: [TestHttpClient.hang] }), {}],
+      ["a call timeout while frames keep coming", TestHttpClient.ndjson(frames("a", "b", "c"), { delayMillis: 3000 }), {
+        callTimeoutMillis: 5000
+      }],
+      ["a hanging request", TestHttpClient.hangReply, {}]
+    ]
+    for (const [name, reply, options] of scenarios) {
+      it.effect(name, () =>
+        Effect.gen(function*() {
+          const supervisor = yield* Supervisor.track
+          const fiber = yield* Effect.fork(Effect.supervised(run(request(options), "1 minute"), supervisor))
+          const { exit } = yield* Fiber.join(fiber)
+          assert.isTrue(Exit.isExit(exit))
+          const alive = yield* supervisor.value
+          assert.deepStrictEqual(alive.map((f) => f.id()), [])
+          const [sent] = yield* chatRequests
+          assert.isTrue(sent.aborted)
+          assert.notStrictEqual(sent.bodyOutcome, "reading")
+        }).pipe(Effect.provide(layer(TestHttpClient.always(reply)))))
+    }
   })
 
   it.effect("Gateway.complete returns the Done event", () =>
