@@ -22,3 +22,13 @@ export * as TestHttpClient from "./TestHttpClient.js"
  * @since 0.1.0
  */
 export * as TestGateway from "./TestGateway.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestMetricsWebhook from "./TestMetricsWebhook.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestPipeline from "./TestPipeline.js"
