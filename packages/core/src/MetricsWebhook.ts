@@ -278,9 +278,13 @@ export const make = (
     const linesOf = (events: ReadonlyArray<Event>) =>
       encoder.encode(events.map((e) => `${JSON.stringify(e)}\n`).join(""))
 
+    // (An empty write is skipped: Node's `writeAll` reports writing 0 bytes as an error.)
     const writeSynced = (path: string, bytes: Uint8Array, flag: FileSystem.OpenFlag) =>
       Effect.scoped(
-        Effect.flatMap(fs.open(path, { flag }), (file) => Effect.zipRight(file.writeAll(bytes), file.sync))
+        Effect.flatMap(
+          fs.open(path, { flag }),
+          (file) => Effect.zipRight(bytes.length > 0 ? file.writeAll(bytes) : Effect.void, file.sync)
+        )
       )
 
     // Writes the whole outbox to a temporary file, syncs it, and renames it over the outbox.

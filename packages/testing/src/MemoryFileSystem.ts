@@ -7,7 +7,8 @@
  * Files are inodes: a renamed or removed file stays readable and writable through handles opened before, and
  * `link` shares an inode. Directories are implicit (a file may be created anywhere) but can also be made,
  * listed and removed. `writeAll` writes in small chunks and yields between them, as a short-writing kernel
- * would, so unserialised concurrent writers do interleave here.
+ * would, so unserialised concurrent writers do interleave here; like `@effect/platform-node`, it fails with
+ * `WriteZero` when given nothing to write.
  *
  * @since 0.1.0
  */
@@ -357,6 +358,20 @@ export const make = (
         writeAll: (buffer) =>
           guard("write", writable).pipe(
             Effect.zipRight(fault("write", "write", path)),
+            // As `@effect/platform-node` does: a write of nothing "wrote 0 bytes", which it reports as an error.
+            Effect.zipRight(
+              buffer.length === 0
+                ? Effect.fail(
+                  new PlatformError.SystemError({
+                    module: "FileSystem",
+                    method: "writeAll",
+                    reason: "WriteZero",
+                    pathOrDescriptor: path,
+                    description: "write returned 0 bytes written"
+                  })
+                )
+                : Effect.void
+            ),
             Effect.zipRight(Effect.suspend(() => {
               let offset = 0
               const loop: Effect.Effect<void, PlatformError.PlatformError> = Effect.suspend(() => {
@@ -411,7 +426,7 @@ export const make = (
         Effect.zipRight(openInode(path, flag, "open")),
         Effect.flatMap((inode) => {
           const { file } = makeFile(inode, path, flag)
-          return file.writeAll(data)
+          return data.length === 0 ? Effect.void : file.writeAll(data)
         })
       )
     }
