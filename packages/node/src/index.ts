@@ -9,3 +9,8 @@ export * as GatewayConfig from "./GatewayConfig.js"
  * @since 0.1.0
  */
 export * as NodeGateway from "./NodeGateway.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodeTelemetry from "./NodeTelemetry.js"
