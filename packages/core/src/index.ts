@@ -67,3 +67,13 @@ export * as SafetyPolicy from "./SafetyPolicy.js"
  * @since 0.1.0
  */
 export * as MetricsWebhook from "./MetricsWebhook.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Fallback from "./Fallback.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Pipeline from "./Pipeline.js"

@@ -1,5 +1,3 @@
-
-
 /**
  * @since 0.1.0
  */
@@ -9,6 +7,11 @@ export * as GatewayConfig from "./GatewayConfig.js"
  * @since 0.1.0
  */
 export * as NodeGateway from "./NodeGateway.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as NodePipeline from "./NodePipeline.js"
 
 /**
  * @since 0.1.0

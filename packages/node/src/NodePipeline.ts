@@ -1,0 +1,167 @@
+/**
+ * The whole pipeline for Node: every stage's live layer, the gateway over undici, the hash-chained audit file and
+ * the metrics webhook through Node's file system, from options or from the environment.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const completion = yield* Pipeline.run(input)
+ *   yield* Console.log(completion.text)
+ * }).pipe(Effect.provide(NodePipeline.layerConfig()))
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import {
+  AuditLog,
+  type AuditSink,
+  ContextWindow,
+  Fallback,
+  type Gateway,
+  type IdGenerator,
+  MetricsWebhook,
+  Pipeline,
+  type Prompt,
+  SafetyPolicy,
+  TokenEstimator,
+  type TokenProvider,
+  Validation
+} from "@genesys-llm/core"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as GatewayConfig from "./GatewayConfig.js"
+import * as NodeGateway from "./NodeGateway.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  readonly gateway: NodeGateway.Options
+  /** The audit file; default `./llm-audit.log`. */
+  readonly auditLogPath?: string | undefined
+  readonly auditFsync?: AuditLog.FsyncPolicy | undefined
+  /** The cost webhook (its receiver, outbox, costs and redelivery); none when absent. */
+  readonly webhook?: MetricsWebhook.Options | undefined
+  /** Default: the gateway's fallback text. */
+  readonly fallbackText?: string | undefined
+  readonly safety?: SafetyPolicy.Options | undefined
+  readonly contextWindow?: ContextWindow.Options | undefined
+  readonly limits?: Partial<Prompt.Limits> | undefined
+  readonly outputGuard?: boolean | undefined
+}
+
+/**
+ * What the pipeline layer provides: the pipeline and the services under it, for programs that use a stage alone.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Provided =
+  | Pipeline.Pipeline
+  | Gateway.Gateway
+  | TokenProvider.TokenProvider
+  | IdGenerator.IdGenerator
+  | AuditSink.AuditSink
+  | MetricsWebhook.MetricsWebhook
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type LayerError = AuditSink.AuditWriteError | MetricsWebhook.WebhookOutboxError | SafetyPolicy.SafetyConfigError
+
+const compose = <E>(
+  options: Options,
+  safety: Layer.Layer<SafetyPolicy.SafetyPolicy, E>
+): Layer.Layer<Provided, LayerError | E, HttpClient.HttpClient | FileSystem.FileSystem> => {
+  const preflight = Layer.mergeAll(
+    Validation.layer(options.limits ?? {}),
+    ContextWindow.layer(options.contextWindow).pipe(Layer.orDie, Layer.provide(TokenEstimator.layerDefault)),
+    safety,
+    Fallback.layer(options.fallbackText ?? options.gateway.fallbackText ?? Fallback.defaultText)
+  )
+  const audit = AuditLog.layer({ path: options.auditLogPath ?? AuditLog.defaultPath, fsync: options.auditFsync })
+  const webhook = options.webhook === undefined
+    ? MetricsWebhook.layerNoop
+    : MetricsWebhook.layer(options.webhook)
+  return Pipeline.layer({ outputGuard: options.outputGuard }).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      preflight,
+      NodeGateway.layerWithoutHttpClient(options.gateway),
+      audit,
+      webhook
+    ))
+  )
+}
+
+/**
+ * The pipeline and its stages over a given `HttpClient` and `FileSystem`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWithoutPlatform = (
+  options: Options
+): Layer.Layer<Provided, LayerError, HttpClient.HttpClient | FileSystem.FileSystem> =>
+  compose(options, SafetyPolicy.layer(options.safety ?? {}))
+
+const platform = Layer.merge(NodeHttpClient.layerUndici, NodeFileSystem.layer)
+
+/**
+ * The pipeline for Node from options.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options): Layer.Layer<Provided, LayerError> =>
+  layerWithoutPlatform(options).pipe(Layer.provide(platform))
+
+/**
+ * The options read from the environment: the gateway settings of `GatewayConfig`, `LLM_AUDIT_LOG_PATH`,
+ * `COST_TRACKING_WEBHOOK` and `COST_TRACKING_OUTBOX_PATH`, `LLM_FALLBACK_TEXT`, the context budget
+ * (`LLM_CONTEXT_BUDGET_RATIO` or `LLM_CONTEXT_BUDGET_TOKENS`). `overrides` win over the environment.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config = (overrides: Partial<Options> = {}): Config.Config<Options> =>
+  Config.all({
+    gateway: GatewayConfig.config,
+    auditLogPath: Config.string("LLM_AUDIT_LOG_PATH").pipe(Config.withDefault(AuditLog.defaultPath)),
+    webhookUrl: Config.option(Config.redacted("COST_TRACKING_WEBHOOK")),
+    outboxPath: Config.string("COST_TRACKING_OUTBOX_PATH").pipe(Config.withDefault(MetricsWebhook.defaultOutboxPath)),
+    contextWindow: ContextWindow.config
+  }).pipe(Config.map((c): Options => ({
+    gateway: NodeGateway.optionsFromConfig(c.gateway),
+    auditLogPath: c.auditLogPath,
+    webhook: Option.match(c.webhookUrl, {
+      onNone: () => undefined,
+      onSome: (url) => ({ url, outboxPath: c.outboxPath })
+    }),
+    fallbackText: c.gateway.fallbackText,
+    contextWindow: c.contextWindow,
+    ...overrides
+  })))
+
+/**
+ * The pipeline for Node configured from the environment (the current `ConfigProvider`): `config`, and the safety
+ * lists `LLM_SAFETY_BLOCK_RULES`, `LLM_SAFETY_REDACT_RULES` and `LLM_SAFETY_DISABLED_RULES` on top of
+ * `overrides.safety`. A missing or malformed setting fails the layer with a `ConfigError` naming the variable.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  overrides: Partial<Options> = {}
+): Layer.Layer<Provided, LayerError | ConfigError.ConfigError> =>
+  Layer.unwrapEffect(
+    Effect.map(config(overrides), (options) =>
+      compose(options, SafetyPolicy.layerConfig(options.safety ?? {})).pipe(Layer.provide(platform)))
+  )
