@@ -198,7 +198,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           new TokenRequestFailed({ reason: "transport", description: Text.describeCause(error, secrets) })
         )
       )
-      const text = yield* Http.readCapped(response).pipe(
+      // Token answers are small; 64 KiB leaves room for large JWTs while bounding a hostile answer.
+      const text = yield* Http.readCapped(response, 64 * 1024).pipe(
         Effect.mapError((error) =>
           new TokenRequestFailed({
             reason: "transport",
