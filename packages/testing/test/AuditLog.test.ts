@@ -1,10 +1,13 @@
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { AuditEntry, AuditLog, Metrics } from "@genesys-llm/core"
-import { MemoryFileSystem } from "@genesys-llm/testing"
+import { AuditEntry, AuditLog, AuditSink, Metrics } from "@genesys-llm/core"
+import { MemoryFileSystem, TestAuditSink } from "@genesys-llm/testing"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
 
@@ -224,6 +227,47 @@ describe("AuditLog file sink", () => {
       assert.strictEqual(linesOf(yield* control.readText(path)).length, 2)
       const closed = yield* Effect.flip(sink.write(record(2)))
       assert.deepStrictEqual(closed._tag === "AuditWriteError" && closed.reason, "closed")
+    }).pipe(Effect.provide(MemoryFileSystem.layer())))
+
+  it.effect("fan-out: the file sink out of space does not stop the memory sink; the failure names the file", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryFileSystem.MemoryFileSystem
+      const memory = yield* TestAuditSink.make
+      const layer = AuditSink.layerFanOut({
+        file: AuditLog.layer({ path }),
+        memory: Layer.succeed(AuditSink.AuditSink, memory.sink)
+      })
+      yield* Effect.gen(function*() {
+        const sink = yield* AuditSink.AuditSink
+        yield* sink.write(record(0))
+        yield* control.setCapacity(yield* control.usedBytes)
+        const error = yield* Effect.flip(sink.write(record(1)))
+        assert.strictEqual(error._tag, "AuditFanOutError")
+        if (error._tag === "AuditFanOutError") {
+          assert.deepStrictEqual(
+            error.failures.map((f) => [f.sink, f.error._tag === "AuditWriteError" && f.error.reason]),
+            [
+              ["file", "no-space"]
+            ]
+          )
+        }
+      }).pipe(Effect.provide(layer))
+      assert.deepStrictEqual((yield* Ref.get(memory.control.entries)).map((e) => e.idempotencyKey), [
+        "llm-gw-0",
+        "llm-gw-1"
+      ])
+      assert.strictEqual(linesOf(yield* control.readText(path)).length, 1)
+    }).pipe(Effect.provide(MemoryFileSystem.layer())))
+
+  it.effect("layerConfig writes to LLM_AUDIT_LOG_PATH", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryFileSystem.MemoryFileSystem
+      yield* Effect.flatMap(AuditSink.AuditSink, (sink) => sink.write(record(0))).pipe(
+        Effect.provide(AuditLog.layerConfig()),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["LLM_AUDIT_LOG_PATH", "/data/audit.jsonl"]])))
+      )
+      assert.strictEqual(linesOf(yield* control.readText("/data/audit.jsonl")).length, 1)
+      assert.strictEqual(AuditLog.defaultPath, "./llm-audit.log")
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
 
   it.effect("an invalid record is refused before anything is written", () =>
