@@ -1,0 +1,524 @@
+/**
+ * `genesys-llm chat`: one prompt through the whole pipeline (validation, context window, safety policy, gateway,
+ * fallback, audit), the answer streamed to stdout as it arrives, or one JSON summary with `--json`.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as FileSystem from "@effect/platform/FileSystem"
+import { AuditEntry, MetricsWebhook, Pipeline } from "@genesys-llm/core"
+import { GatewayConfig, NodePipeline } from "@genesys-llm/node"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as ExitCode from "./ExitCode.js"
+import * as Output from "./internal/output.js"
+import { oneLine } from "./internal/text.js"
+
+/**
+ * The temperature of a payload built from `--model`, `--system` and `--user` when `--temperature` is not given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultTemperature = 0.2
+
+/**
+ * The `maxTokens` of a payload built from flags when `--max-tokens` is not given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultMaxTokens = 1024
+
+/**
+ * How long `chat` waits, after the answer, for the metrics webhook to deliver its event before it exits (what is
+ * not delivered by then stays in the outbox for a later run).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const webhookGraceMillis = 3000
+
+/**
+ * The parsed flags of `chat`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Flags {
+  readonly payload: Option.Option<string>
+  readonly model: Option.Option<string>
+  readonly system: ReadonlyArray<string>
+  readonly user: ReadonlyArray<string>
+  readonly temperature: Option.Option<number>
+  readonly maxTokens: Option.Option<number>
+  readonly apiUrl: Option.Option<string>
+  readonly loginUrl: Option.Option<string>
+  readonly auditLog: Option.Option<string>
+  readonly webhook: Option.Option<string>
+  readonly maxLatency: Option.Option<number>
+  readonly fallback: Option.Option<string>
+  readonly json: boolean
+}
+
+/**
+ * The `--json` output: the audit status of the call, the text the caller got, and the call's figures. `error`
+ * (its `tag` and one-line `message`) is there whenever the exit code is not 0. `idempotencyKey` is `null` when the
+ * call ended before a key was assigned (an invalid payload, a missing file or setting).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Summary {
+  readonly status: "success" | "fallback" | "error" | "invalid" | "blocked"
+  readonly text: string
+  readonly tokensUsed: number
+  readonly latencyMs: number
+  readonly attempts: number
+  readonly idempotencyKey: string | null
+  readonly droppedContextMessages: number
+  readonly error?: { readonly tag: string; readonly message: string }
+}
+
+/**
+ * What one run of `chat` came to: the summary, and the failure that sets the exit code when it is not 0.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Result {
+  readonly summary: Summary
+  readonly failure: ExitCode.CliFailure | undefined
+  /** A line for stderr on success (the fallback). */
+  readonly notice: string | undefined
+  /** Whether answer text went to stdout. */
+  readonly streamed: boolean
+}
+
+const keyOf = (key: string): string | null => key === AuditEntry.unknownValue ? null : key
+
+/**
+ * The summary of a call that reached its end.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const summaryOfCompletion = (completion: Pipeline.Completion): Summary => ({
+  status: completion.status,
+  text: completion.text,
+  tokensUsed: completion.tokensUsed,
+  latencyMs: completion.latencyMs,
+  attempts: completion.attempts,
+  idempotencyKey: keyOf(completion.idempotencyKey),
+  droppedContextMessages: completion.droppedContextMessages,
+  ...(completion.interruption === undefined ? {} : {
+    error: { tag: "StreamInterrupted", message: oneLine(completion.interruption.message) }
+  })
+})
+
+/**
+ * The summary of a call the pipeline failed.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const summaryOfPipelineError = (error: Pipeline.PipelineError): Summary => ({
+  status: error.status,
+  text: "",
+  tokensUsed: 0,
+  latencyMs: error.latencyMs,
+  attempts: error.attempts,
+  idempotencyKey: keyOf(error.idempotencyKey),
+  droppedContextMessages: error.droppedContextMessages,
+  error: { tag: error.cause._tag, message: oneLine(error.message) }
+})
+
+/**
+ * The summary of a run that failed before the pipeline was called (its input, a flag, a setting, the audit log).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const summaryOfFailure = (failure: ExitCode.CliFailure): Summary => ({
+  status: failure.exitCode === ExitCode.ExitCode.InvalidInput ? "invalid" : "error",
+  text: "",
+  tokensUsed: 0,
+  latencyMs: 0,
+  attempts: 0,
+  idempotencyKey: null,
+  droppedContextMessages: 0,
+  error: { tag: failure.reason, message: oneLine(failure.message) }
+})
+
+const usage = (message: string) =>
+  new ExitCode.CliFailure({ exitCode: ExitCode.ExitCode.InvalidInput, reason: "UsageError", message })
+
+const payloadError = (message: string) =>
+  new ExitCode.CliFailure({ exitCode: ExitCode.ExitCode.InvalidInput, reason: "PayloadFileError", message })
+
+/**
+ * The payload a run sends, from its flags: the file or stdin of `--payload` parsed as JSON (validated later, by
+ * the pipeline), or one built from `--model`, `--system`, `--user`, `--temperature` and `--max-tokens`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const readPayload = (
+  flags: Flags
+): Effect.Effect<unknown, ExitCode.CliFailure, FileSystem.FileSystem> =>
+  Effect.gen(function*() {
+    if (Option.isSome(flags.payload)) {
+      const conflicting = [
+        Option.isSome(flags.model) ? "--model" : undefined,
+        flags.system.length > 0 ? "--system" : undefined,
+        flags.user.length > 0 ? "--user" : undefined,
+        Option.isSome(flags.temperature) ? "--temperature" : undefined,
+        Option.isSome(flags.maxTokens) ? "--max-tokens" : undefined
+      ].filter((flag) => flag !== undefined)
+      if (conflicting.length > 0) {
+        return yield* usage(`--payload cannot be combined with ${conflicting.join(", ")}`)
+      }
+      const path = flags.payload.value
+      const source = path === "-" ? "the payload on stdin" : `the payload file ${path}`
+      const text = path === "-"
+        ? yield* NodeStream.stdin.pipe(
+          Stream.decodeText(),
+          Stream.mkString,
+          Effect.mapError(() => payloadError("cannot read the payload from stdin"))
+        )
+        : yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
+          Effect.mapError((error) =>
+            payloadError(
+              error._tag === "SystemError" && error.reason === "NotFound"
+                ? `${source} does not exist`
+                : `cannot read ${source} (${error._tag === "SystemError" ? error.reason : "bad argument"})`
+            )
+          )
+        )
+      // The parser's own message may quote the file's text, which may be a prompt: say where, not what.
+      return yield* Effect.try({
+        try: () => JSON.parse(text) as unknown,
+        catch: () =>
+          new ExitCode.CliFailure({
+            exitCode: ExitCode.ExitCode.InvalidInput,
+            reason: "PayloadParseError",
+            message: text.trim().length === 0 ? `${source} is empty` : `${source} is not valid JSON`
+          })
+      })
+    }
+    if (Option.isNone(flags.model)) {
+      return yield* usage("give --payload FILE, or --model ID with at least one --user TEXT")
+    }
+    if (flags.user.length === 0) return yield* usage("--model needs at least one --user TEXT")
+    return {
+      systemInstructions: flags.system,
+      context: flags.user.map((content) => ({ role: "user", content })),
+      temperature: Option.getOrElse(flags.temperature, () => defaultTemperature),
+      maxTokens: Option.getOrElse(flags.maxTokens, () => defaultMaxTokens),
+      modelId: flags.model.value
+    }
+  })
+
+const isHttpUrl = (value: string): boolean => {
+  try {
+    const url = new URL(value)
+    return url.protocol === "http:" || url.protocol === "https:"
+  } catch {
+    return false
+  }
+}
+
+interface Overrides {
+  readonly apiUrl: string | undefined
+  readonly loginUrl: string | undefined
+  readonly auditLogPath: string | undefined
+  readonly webhookUrl: Redacted.Redacted<string> | undefined
+  readonly maxLatencyMillis: number | undefined
+  readonly fallbackText: string | undefined
+}
+
+const checkFlags = (flags: Flags): Effect.Effect<Overrides, ExitCode.CliFailure> =>
+  Effect.gen(function*() {
+    const url = (name: string, value: Option.Option<string>) =>
+      Option.match(value, {
+        onNone: () => Effect.succeed(undefined),
+        onSome: (raw) =>
+          Either.match(GatewayConfig.checkBaseUrl(raw), {
+            onLeft: (problem) => usage(`${name} ${problem}`),
+            onRight: Effect.succeed
+          })
+      })
+    const apiUrl = yield* url("--api-url", flags.apiUrl)
+    const loginUrl = yield* url("--login-url", flags.loginUrl)
+    // The webhook URL may carry a token: it is checked, never repeated.
+    if (Option.isSome(flags.webhook) && !isHttpUrl(flags.webhook.value)) {
+      return yield* usage("--webhook must be an http or https URL")
+    }
+    if (Option.isSome(flags.maxLatency) && !(flags.maxLatency.value > 0)) {
+      return yield* usage(`--max-latency must be a positive number of milliseconds, got ${flags.maxLatency.value}`)
+    }
+    if (Option.isSome(flags.auditLog) && flags.auditLog.value.trim().length === 0) {
+      return yield* usage("--audit-log must not be empty")
+    }
+    return {
+      apiUrl,
+      loginUrl,
+      auditLogPath: Option.getOrUndefined(flags.auditLog),
+      webhookUrl: Option.getOrUndefined(Option.map(flags.webhook, Redacted.make)),
+      maxLatencyMillis: Option.getOrUndefined(flags.maxLatency),
+      fallbackText: Option.getOrUndefined(flags.fallback)
+    }
+  })
+
+/**
+ * The pipeline's options: the environment (`NodePipeline.config`, the variables of `GatewayConfig` and
+ * `LLM_AUDIT_LOG_PATH`, `COST_TRACKING_WEBHOOK`, `COST_TRACKING_OUTBOX_PATH`, `LLM_FALLBACK_TEXT`, ...) with the
+ * flags on top. `--api-url` alone serves for login too, unless `GENESYS_LOGIN_URL` is set.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config = (overrides: {
+  readonly apiUrl?: string | undefined
+  readonly loginUrl?: string | undefined
+  readonly auditLogPath?: string | undefined
+  readonly webhookUrl?: Redacted.Redacted<string> | undefined
+  readonly maxLatencyMillis?: number | undefined
+  readonly fallbackText?: string | undefined
+}): Config.Config<NodePipeline.Options> =>
+  Config.all({
+    base: NodePipeline.config({
+      ...(overrides.auditLogPath === undefined ? {} : { auditLogPath: overrides.auditLogPath }),
+      ...(overrides.fallbackText === undefined ? {} : { fallbackText: overrides.fallbackText })
+    }),
+    loginUrlSetting: Config.option(Config.string("GENESYS_LOGIN_URL")),
+    outboxPath: Config.string("COST_TRACKING_OUTBOX_PATH").pipe(
+      Config.withDefault(MetricsWebhook.defaultOutboxPath)
+    )
+  }).pipe(
+    Config.mapOrFail(({ base, loginUrlSetting, outboxPath }) => {
+      const webhook = overrides.webhookUrl !== undefined
+        ? { url: overrides.webhookUrl, outboxPath }
+        : base.webhook
+      if (webhook !== undefined && overrides.webhookUrl === undefined) {
+        const url = webhook.url
+        if (!isHttpUrl(Redacted.isRedacted(url) ? Redacted.value(url) : String(url))) {
+          return Either.left(ConfigError.InvalidData(["COST_TRACKING_WEBHOOK"], "must be an http or https URL"))
+        }
+      }
+      const apiUrl = overrides.apiUrl ?? base.gateway.apiUrl
+      const loginUrl = overrides.loginUrl ??
+        (Option.isNone(loginUrlSetting) && overrides.apiUrl !== undefined ? overrides.apiUrl : base.gateway.loginUrl)
+      const fallbackText = overrides.fallbackText ?? base.fallbackText
+      return Either.right<NodePipeline.Options>({
+        ...base,
+        gateway: {
+          ...base.gateway,
+          apiUrl,
+          loginUrl,
+          ...(overrides.maxLatencyMillis === undefined ? {} : { maxLatencyMillis: overrides.maxLatencyMillis }),
+          ...(fallbackText === undefined ? {} : { fallbackText })
+        },
+        webhook
+      })
+    })
+  )
+
+const layerFailure = (exitCode: 1 | 2, reason: string, message: string) =>
+  new ExitCode.CliFailure({ exitCode, reason, message })
+
+// Waits, within a bound, until the webhook has delivered what it holds: a one-shot command would otherwise
+// close it with the event still queued (it would then wait in the outbox for the next run).
+const awaitWebhook = Effect.flatMap(MetricsWebhook.MetricsWebhook, (webhook) =>
+  webhook.pending.pipe(
+    Effect.repeat({ until: (pending) => pending === 0, schedule: Schedule.spaced("25 millis") }),
+    Effect.timeout(webhookGraceMillis),
+    Effect.ignore
+  ))
+
+const call = (payload: unknown, options: NodePipeline.Options, json: boolean) =>
+  Effect.gen(function*() {
+    const pipeline = yield* Pipeline.Pipeline
+    const outcome = yield* pipeline.stream(payload).pipe(
+      Stream.runFoldEffect(
+        { streamed: false, completion: undefined as Pipeline.Completion | undefined },
+        (state, event) => {
+          if (event._tag === "Completed") return Effect.succeed({ ...state, completion: event.completion })
+          if (json || event.text.length === 0) return Effect.succeed(state)
+          return Effect.as(Output.out(event.text), { ...state, streamed: true })
+        }
+      ),
+      Effect.either
+    )
+    if (options.webhook !== undefined) yield* awaitWebhook
+    if (Either.isLeft(outcome)) {
+      const error = outcome.left
+      return {
+        summary: summaryOfPipelineError(error),
+        failure: new ExitCode.CliFailure({
+          exitCode: ExitCode.ofPipelineError(error),
+          reason: error.cause._tag,
+          message: error.message
+        }),
+        notice: undefined,
+        streamed: false
+      } satisfies Result
+    }
+    const { completion, streamed } = outcome.right
+    if (completion === undefined) return yield* Effect.dieMessage("the pipeline ended without a completion")
+    const summary = summaryOfCompletion(completion)
+    switch (completion.status) {
+      case "success":
+        return { summary, failure: undefined, notice: undefined, streamed } satisfies Result
+      case "fallback":
+        return {
+          summary,
+          failure: undefined,
+          notice: `no answer within ${options.gateway.maxLatencyMillis ?? "the first-frame deadline of"} ms; ` +
+            `printed the fallback text`,
+          streamed
+        } satisfies Result
+      case "error":
+        return {
+          summary,
+          failure: new ExitCode.CliFailure({
+            exitCode: ExitCode.ExitCode.GatewayFailure,
+            reason: "StreamInterrupted",
+            message: completion.interruption?.message ?? "the answer broke after text was delivered"
+          }),
+          notice: undefined,
+          streamed
+        } satisfies Result
+    }
+  })
+
+/**
+ * Runs `chat` with parsed flags to its result, streaming the answer to stdout unless `flags.json`. Never fails:
+ * every failure is in the result.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const execute = (flags: Flags): Effect.Effect<Result, never, FileSystem.FileSystem | Output.Output> =>
+  Effect.gen(function*() {
+    const payload = yield* readPayload(flags)
+    const overrides = yield* checkFlags(flags)
+    const options = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
+    return yield* call(payload, options, flags.json).pipe(
+      Effect.provide(NodePipeline.layerConfig(options)),
+      Effect.catchTags({
+        ConfigError: (error) => Effect.fail(ExitCode.ofConfigError(error)),
+        AuditWriteError: (error) =>
+          Effect.fail(layerFailure(1, error._tag, `cannot use the audit log: ${error.message}`)),
+        WebhookOutboxError: (error) => Effect.fail(layerFailure(1, error._tag, error.message)),
+        SafetyConfigError: (error) => Effect.fail(layerFailure(2, error._tag, error.message))
+      })
+    )
+  }).pipe(
+    Effect.catchTag(
+      "CliFailure",
+      (failure) =>
+        Effect.succeed<Result>({ summary: summaryOfFailure(failure), failure, notice: undefined, streamed: false })
+    )
+  )
+
+/**
+ * Writes a result: the final newline of streamed text, or the JSON summary; the fallback notice on stderr. Fails
+ * with the result's failure, if any.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const report = (result: Result, json: boolean): Effect.Effect<void, ExitCode.CliFailure, Output.Output> =>
+  Effect.gen(function*() {
+    if (json) {
+      yield* Output.out(`${JSON.stringify(result.summary)}\n`)
+    } else {
+      if (result.streamed) yield* Output.out("\n")
+      if (result.notice !== undefined) yield* Output.err(result.notice)
+    }
+    if (result.failure !== undefined) return yield* result.failure
+  })
+
+const text = (name: string, pseudo: string, description: string) =>
+  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description))
+
+/**
+ * The `chat` command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make("chat", {
+  payload: text(
+    "payload",
+    "FILE",
+    "A PromptPayload as JSON ({systemInstructions, context, temperature, maxTokens, modelId}); - reads stdin. " +
+      "Not with --model, --system, --user, --temperature or --max-tokens."
+  ).pipe(Options.optional),
+  model: text("model", "ID", "Build the payload from flags: the model id.").pipe(Options.optional),
+  system: text("system", "TEXT", "A system instruction of the built payload (repeatable, in order).").pipe(
+    Options.repeated
+  ),
+  user: text("user", "TEXT", "A user message of the built payload's context (repeatable, in order; one at least).")
+    .pipe(Options.repeated),
+  temperature: Options.float("temperature").pipe(
+    Options.withPseudoName("T"),
+    Options.withDescription(`Temperature of the built payload, 0 to 2 (default ${defaultTemperature}).`),
+    Options.optional
+  ),
+  maxTokens: Options.integer("max-tokens").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(`maxTokens of the built payload, 1 to 4096 (default ${defaultMaxTokens}).`),
+    Options.optional
+  ),
+  apiUrl: text(
+    "api-url",
+    "URL",
+    "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
+      "login too (a simulator, a proxy)."
+  ).pipe(Options.optional),
+  loginUrl: text(
+    "login-url",
+    "URL",
+    "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
+  ).pipe(Options.optional),
+  auditLog: text(
+    "audit-log",
+    "PATH",
+    "The hash-chained audit log to append to (default $LLM_AUDIT_LOG_PATH or " +
+      "./llm-audit.log)."
+  ).pipe(Options.optional),
+  webhook: text(
+    "webhook",
+    "URL",
+    "Cost-tracking webhook that gets the call's metrics event (default $COST_TRACKING_WEBHOOK; none when unset)."
+  ).pipe(Options.optional),
+  maxLatency: Options.integer("max-latency").pipe(
+    Options.withPseudoName("MS"),
+    Options.withDescription(
+      "Milliseconds to the first frame, retries included, before the fallback text is given (default " +
+        "$LLM_MAX_LATENCY_MS or 5000)."
+    ),
+    Options.optional
+  ),
+  fallback: text("fallback", "TEXT", "The fallback text (default $LLM_FALLBACK_TEXT or the built-in one).").pipe(
+    Options.optional
+  ),
+  json: Options.boolean("json").pipe(
+    Options.withDescription(
+      "Print only one JSON object at the end: {status, text, tokensUsed, latencyMs, attempts, idempotencyKey, " +
+        "droppedContextMessages, error?}. Without it the answer is streamed as it arrives."
+    )
+  )
+}, (flags) => Effect.flatMap(execute(flags), (result) => report(result, flags.json))).pipe(
+  Command.withDescription("Send one prompt through the pipeline and stream the answer to stdout.")
+)

@@ -1,0 +1,203 @@
+/**
+ * The `genesys-llm` command: `chat`, `simulator` and `audit verify`, built with `@effect/cli`.
+ *
+ * `run(argv)` parses a command line, runs it and gives its exit code; it never fails. Every failure leaves one
+ * line on stderr (`genesys-llm: ...`) that names the problem, never a stack trace or a secret; log lines go to
+ * stderr too, so stdout holds only what a command prints (the answer, the JSON summary, the simulator's URL, the
+ * verdict of `audit verify`, help).
+ *
+ * ```ts
+ * // bin.ts
+ * Cli.run(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as ValidationError from "@effect/cli/ValidationError"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import * as Terminal from "@effect/platform/Terminal"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
+import type * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Audit from "./Audit.js"
+import * as Chat from "./Chat.js"
+import * as ExitCode from "./ExitCode.js"
+import * as Output from "./internal/output.js"
+import { oneLine, stripAnsi } from "./internal/text.js"
+import * as Simulator from "./Simulator.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const name = Output.programName
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const version = "0.1.0"
+
+/**
+ * The environment variables `chat` reads (flags win over them), with what they mean.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const environment: ReadonlyArray<readonly [variable: string, meaning: string]> = [
+  ["GENESYS_CLIENT_ID", "OAuth client id (required by chat; missing: exit 5). Also the simulator's accepted id."],
+  ["GENESYS_CLIENT_SECRET", "OAuth client secret (required by chat; missing: exit 5); never printed."],
+  ["GENESYS_ENV", "Region domain: login at https://login.ENV, API at https://api.ENV (default mypurecloud.com)."],
+  ["GENESYS_API_URL", "API base URL override (--api-url wins); alone it serves for login too."],
+  ["GENESYS_LOGIN_URL", "Login base URL override (--login-url wins)."],
+  ["LLM_AUDIT_LOG_PATH", "Audit log file (--audit-log wins; default ./llm-audit.log)."],
+  ["COST_TRACKING_WEBHOOK", "Metrics webhook URL (--webhook wins; none when unset)."],
+  ["COST_TRACKING_OUTBOX_PATH", "Where undelivered webhook events wait (default ./llm-webhook-outbox.jsonl)."],
+  ["LLM_MAX_LATENCY_MS", "Time to the first frame before the fallback (--max-latency wins; default 5000)."],
+  ["LLM_FALLBACK_TEXT", "The fallback text (--fallback wins)."],
+  ["LLM_MAX_ATTEMPTS", "Attempts before giving up on retryable failures (default 3)."],
+  ["LLM_FRAME_GAP_MS", "Longest silence once the answer started (default 10000)."],
+  ["LLM_CALL_TIMEOUT_MS", "Bound on the whole call (default 60000)."],
+  ["LLM_MAX_FRAME_BYTES", "Largest accepted frame line (default 1048576)."],
+  ["LLM_CONTEXT_BUDGET_RATIO", "Context budget as a share of maxTokens (default 0.8)."],
+  ["LLM_CONTEXT_BUDGET_TOKENS", "Context budget in tokens, instead of the ratio."],
+  ["LLM_SAFETY_BLOCK_RULES", "Safety rule ids to enable with the action block (comma-separated)."],
+  ["LLM_SAFETY_REDACT_RULES", "Safety rule ids to enable with the action redact, e.g. email,phone-number."],
+  ["LLM_SAFETY_DISABLED_RULES", "Safety rule ids to turn off (comma-separated)."],
+  ["NO_COLOR", "Set: no colours in help (they are also off when stdout is not a terminal)."]
+]
+
+/**
+ * The exit codes, with what they mean.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const exitCodes: ReadonlyArray<readonly [code: number, meaning: string]> = [
+  [0, "success; for chat also a fallback; for audit verify an intact log"],
+  [1, "anything else: an unexpected failure, an audit log chat cannot open; for audit verify a broken log"],
+  [
+    2,
+    "invalid input: the payload (validation, context overflow, a bad key), its file (missing, not JSON), a flag, " +
+    "a setting, the command line; for audit verify an unreadable log"
+  ],
+  [3, "blocked by the safety policy (nothing was sent)"],
+  [4, "gateway failure: rejected, retries exhausted, a malformed answer, a timeout, a stream broken after text"],
+  [5, "authentication or authorization failure, or GENESYS_CLIENT_ID/GENESYS_CLIENT_SECRET not set"],
+  [130, "interrupted (Ctrl-C) during chat or audit verify"]
+]
+
+// A compact two-column table: one paragraph, one row a line.
+const table = (rows: ReadonlyArray<readonly [string, string]>): HelpDoc.HelpDoc => {
+  const width = Math.max(...rows.map(([term]) => term.length))
+  return HelpDoc.p(rows.map(([term, meaning]) => `  ${term.padEnd(width)}  ${meaning}`).join("\n"))
+}
+
+/**
+ * The text under every help page: the environment variables and the exit codes.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const footer: HelpDoc.HelpDoc = HelpDoc.blocks([
+  HelpDoc.h1("ENVIRONMENT"),
+  table(environment),
+  HelpDoc.h1("EXIT CODES"),
+  table(exitCodes.map(([code, meaning]) => [String(code), meaning] as const)),
+  HelpDoc.p("Run `genesys-llm COMMAND --help` for a command's options; `--version` prints the version.")
+])
+
+/**
+ * The root command.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
+export const command = Command.make(name).pipe(
+  Command.withDescription(
+    "Send prompts through the Genesys Cloud LLM gateway pipeline, run its simulator, check " +
+      "audit logs."
+  ),
+  Command.withSubcommands([Chat.command, Simulator.command, Audit.command])
+)
+
+const strip = (value: unknown): unknown => typeof value === "string" ? stripAnsi(value) : value
+
+// The console the parser sees: its own error printing is dropped (`run` prints one line instead), and help loses
+// its colours when they would end up in a file or a pipe.
+const parserConsole = (console: Console.Console, colours: boolean): Console.Console => ({
+  ...console,
+  error: () => Effect.void,
+  log: (...args) => console.log(...(colours ? args : args.map(strip))),
+  unsafe: {
+    ...console.unsafe,
+    error: () => {},
+    log: (...args) => console.unsafe.log(...(colours ? args : args.map(strip)))
+  }
+})
+
+const levelName = (level: LogLevel.LogLevel): string => level.label.toLowerCase()
+
+// Log lines on stderr, one line each: stdout is for the command's output only.
+const stderrLogger = (console: Console.Console) =>
+  Logger.make(({ annotations: _annotations, logLevel, message }) => {
+    const parts = (Array.isArray(message) ? message : [message]).map((part) =>
+      typeof part === "string" ? part : JSON.stringify(part)
+    )
+    console.unsafe.error(`${name}: ${levelName(logLevel)}: ${oneLine(parts.join(" "))}`)
+  })
+
+const usageLine = (error: ValidationError.ValidationError): string => {
+  const text = oneLine(HelpDoc.toAnsiText(error.error))
+  return `${text.length > 0 ? text : "invalid command line"} (see ${name} --help)`
+}
+
+const describeDefect = (cause: Cause.Cause<unknown>): string => {
+  const defect = Cause.squash(cause)
+  const message = defect instanceof Error ? defect.message : String(defect)
+  return `unexpected failure: ${oneLine(message).slice(0, 300)}`
+}
+
+/**
+ * Parses a command line (`[runtime, script, ...args]`, as `process.argv`), runs it, prints every failure as one
+ * stderr line, and gives the exit code. Only an interruption ends it otherwise.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const run = (
+  argv: ReadonlyArray<string>
+): Effect.Effect<ExitCode.ExitCode, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
+  Effect.gen(function*() {
+    const console = yield* Effect.console
+    const terminal = yield* Terminal.Terminal
+    const noColor = yield* Config.option(Config.string("NO_COLOR")).pipe(Effect.orElseSucceed(() => Option.none()))
+    const colours = (yield* terminal.isTTY) && Option.isNone(noColor)
+    const output = yield* Output.make(console)
+    const cli = Command.run(command, { name, version, footer })
+    return yield* cli(argv).pipe(
+      Effect.provideService(Output.Output, output),
+      Effect.provide(CliConfig.layer({ showBuiltIns: false })),
+      Effect.withConsole(parserConsole(console, colours)),
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(console))),
+      Effect.as<ExitCode.ExitCode>(ExitCode.ExitCode.Success),
+      Effect.catchAll((error) =>
+        ValidationError.isValidationError(error)
+          ? Effect.as(output.err(usageLine(error)), ExitCode.ExitCode.InvalidInput)
+          : Effect.as(output.err(error.message), error.exitCode)
+      ),
+      Effect.catchAllCause((cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.as(output.err(describeDefect(cause)), ExitCode.ExitCode.Failure)
+      )
+    )
+  })

@@ -1,0 +1,109 @@
+// Runs the real `genesys-llm` command as a child process (`node --import tsx packages/cli/src/bin.ts ...`), from
+// the repository root, with an environment cleared of the project's own settings.
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+
+export const root = Path.resolve(__dirname, "../../..")
+export const bin = Path.join(root, "packages/cli/src/bin.ts")
+
+const ownSetting = /^(GENESYS_|LLM_|COST_TRACKING_)/
+
+/** The test process's environment without any setting the command reads, and without colours. */
+export const baseEnv = (): Record<string, string> => {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !ownSetting.test(key)) env[key] = value
+  }
+  env.NO_COLOR = "1"
+  return env
+}
+
+export interface Ran {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+  /** How many separate reads stdout arrived in. */
+  readonly stdoutChunks: number
+}
+
+export interface RunOptions {
+  readonly env?: Record<string, string | undefined>
+  readonly stdin?: string
+  readonly timeout?: Duration.DurationInput
+}
+
+/** Runs the command to its exit, killing it when the timeout passes or the fiber is interrupted. */
+export const cli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
+  Effect.async<Ran>((resume) => {
+    const env = baseEnv()
+    for (const [key, value] of Object.entries(options.env ?? {})) {
+      if (value === undefined) delete env[key]
+      else env[key] = value
+    }
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+      cwd: root,
+      env,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    let stdoutChunks = 0
+    child.stdout.setEncoding("utf8")
+    child.stderr.setEncoding("utf8")
+    child.stdout.on("data", (data: string) => {
+      stdout += data
+      stdoutChunks++
+    })
+    child.stderr.on("data", (data: string) => (stderr += data))
+    child.on("close", (code, signal) => resume(Effect.succeed({ code, signal, stdout, stderr, stdoutChunks })))
+    child.stdin.end(options.stdin ?? "")
+    return Effect.sync(() => child.kill("SIGKILL"))
+  }).pipe(
+    Effect.timeoutFail({
+      duration: options.timeout ?? Duration.seconds(45),
+      onTimeout: () => new Error(`genesys-llm ${args.join(" ")} did not exit in time`)
+    })
+  )
+
+/** Starts the command and yields once its first stdout line is there, with the child to stop later. */
+export const start = (args: ReadonlyArray<string>) =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+        cwd: root,
+        env: baseEnv(),
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+    ),
+    (child) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+  ).pipe(
+    Effect.flatMap((child) =>
+      Effect.async<{ readonly line: string; readonly child: ChildProcess.ChildProcess }, Error>((resume) => {
+        let out = ""
+        let err = ""
+        child.stdout.setEncoding("utf8")
+        child.stdout.on("data", (data: string) => {
+          out += data
+          const newline = out.indexOf("\n")
+          if (newline >= 0) resume(Effect.succeed({ line: out.slice(0, newline), child }))
+        })
+        child.stderr.on("data", (data) => (err += data))
+        child.on("exit", (code) => resume(Effect.fail(new Error(`exited with ${code} before a line: ${err}`))))
+      })
+    ),
+    Effect.timeoutFail({ duration: Duration.seconds(45), onTimeout: () => new Error("no first line in time") })
+  )
+
+/** Sends a signal and waits for the exit code. */
+export const stop = (child: ChildProcess.ChildProcess, signal: NodeJS.Signals) =>
+  Effect.async<number | null>((resume) => {
+    if (child.exitCode !== null) return resume(Effect.succeed(child.exitCode))
+    child.on("exit", (code) => resume(Effect.succeed(code)))
+    child.kill(signal)
+  })
+
+/** The non-empty lines of a text. */
+export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
