@@ -59,9 +59,10 @@ const HistoryInput = Schema.Union(
 )
 
 export class ReplyRequest extends Schema.Class<ReplyRequest>("ReplyRequest")({
-  conversationId: Schema.NonEmptyTrimmedString.pipe(Schema.maxLength(IdGenerator.maxConversationIdLength)),
+  // Trimmed, not refused, when Architect hands over surrounding spaces.
+  conversationId: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(IdGenerator.maxConversationIdLength)),
   turn: Schema.NonNegativeInt,
-  customerMessage: Schema.NonEmptyTrimmedString,
+  customerMessage: Schema.Trim.pipe(Schema.minLength(1)),
   history: Schema.optional(HistoryInput)
 }) {}
 

@@ -173,18 +173,23 @@ describe("examples/data-action-server", () => {
       assert.strictEqual(blocked.status, 422)
     }).pipe(Effect.provide(stack())))
 
-  it.scoped("builds the same prompt from history as a JSON string, as an array, and from an empty string", () =>
+  it.scoped("builds the same prompt from history as a JSON string or an array, from no history or an empty one, and trims", () =>
     Effect.gen(function*() {
       const history = [{ role: "user", content: "Hello" }, { role: "agent", content: "Hi! How can I help?" }]
       const asString = yield* post(turn(1, { history: JSON.stringify(history) }))
       const asArray = yield* post(turn(2, { history }))
       const empty = yield* post(turn(3, { history: "" }))
       const none = yield* post(turn(4))
-      assert.deepStrictEqual([asString.status, asArray.status, empty.status, none.status], [200, 200, 200, 200])
-      const [a, b, c, d] = yield* chatRequests
+      const spaced = yield* post(turn(5, { customerMessage: "  Where is my order 1042?\n" }))
+      assert.deepStrictEqual(
+        [asString.status, asArray.status, empty.status, none.status, spaced.status],
+        [200, 200, 200, 200, 200]
+      )
+      const [a, b, c, d, e] = yield* chatRequests
       // The body sent to the gateway, compared by its hash: the key differs per turn, the prompt does not.
       assert.strictEqual(a.bodySha256, b.bodySha256)
       assert.strictEqual(c.bodySha256, d.bodySha256)
+      assert.strictEqual(d.bodySha256, e.bodySha256)
       assert.notStrictEqual(a.bodySha256, c.bodySha256)
     }).pipe(Effect.provide(stack())))
 
