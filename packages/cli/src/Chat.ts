@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as ExitCode from "./ExitCode.js"
@@ -278,6 +279,22 @@ const checkFlags = (flags: Flags): Effect.Effect<Overrides, ExitCode.CliFailure>
     }
   })
 
+// The credentials on their own, so that a missing or empty one is reported under its variable's name.
+const credentials = Config.all({
+  id: Config.option(Config.string("GENESYS_CLIENT_ID")),
+  secret: Config.option(Config.redacted("GENESYS_CLIENT_SECRET"))
+}).pipe(Config.mapOrFail(({ id, secret }) => {
+  const problems: Array<ConfigError.ConfigError> = []
+  const check = (name: string, value: Option.Option<string>) => {
+    if (Option.isNone(value)) problems.push(ConfigError.MissingData([name], `${name} is not set`))
+    else if (value.value.trim().length === 0) problems.push(ConfigError.InvalidData([name], "must not be empty"))
+  }
+  check("GENESYS_CLIENT_ID", id)
+  check("GENESYS_CLIENT_SECRET", Option.map(secret, Redacted.value))
+  const [first, ...rest] = problems
+  return first === undefined ? Either.void : Either.left(rest.reduce(ConfigError.And, first))
+}))
+
 /**
  * The pipeline's options: the environment (`NodePipeline.config`, the variables of `GatewayConfig` and
  * `LLM_AUDIT_LOG_PATH`, `COST_TRACKING_WEBHOOK`, `COST_TRACKING_OUTBOX_PATH`, `LLM_FALLBACK_TEXT`, ...) with the
@@ -295,6 +312,7 @@ export const config = (overrides: {
   readonly fallbackText?: string | undefined
 }): Config.Config<NodePipeline.Options> =>
   Config.all({
+    credentials,
     base: NodePipeline.config({
       ...(overrides.auditLogPath === undefined ? {} : { auditLogPath: overrides.auditLogPath }),
       ...(overrides.fallbackText === undefined ? {} : { fallbackText: overrides.fallbackText })
@@ -347,18 +365,29 @@ const awaitWebhook = Effect.flatMap(MetricsWebhook.MetricsWebhook, (webhook) =>
 const call = (payload: unknown, options: NodePipeline.Options, json: boolean) =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.Pipeline
+    const wrote = yield* Ref.make(false)
     const outcome = yield* pipeline.stream(payload).pipe(
       Stream.runFoldEffect(
         { streamed: false, completion: undefined as Pipeline.Completion | undefined },
         (state, event) => {
           if (event._tag === "Completed") return Effect.succeed({ ...state, completion: event.completion })
           if (json || event.text.length === 0) return Effect.succeed(state)
-          return Effect.as(Output.out(event.text), { ...state, streamed: true })
+          return Effect.as(Output.out(event.text).pipe(Effect.zipRight(Ref.set(wrote, true))), {
+            ...state,
+            streamed: true
+          })
         }
       ),
-      Effect.either
+      Effect.either,
+      // Ctrl-C: end the partial answer's line and say why it stopped (the audit log records `cancelled`).
+      Effect.onInterrupt(() =>
+        Effect.flatMap(Ref.get(wrote), (streamed) =>
+          Effect.zipRight(streamed ? Output.out("\n") : Effect.void, Output.err("interrupted; the call was cancelled")))
+      )
     )
-    if (options.webhook !== undefined) yield* awaitWebhook
+    if (options.webhook !== undefined) {
+      yield* awaitWebhook
+    }
     if (Either.isLeft(outcome)) {
       const error = outcome.left
       return {
@@ -373,7 +402,9 @@ const call = (payload: unknown, options: NodePipeline.Options, json: boolean) =>
       } satisfies Result
     }
     const { completion, streamed } = outcome.right
-    if (completion === undefined) return yield* Effect.dieMessage("the pipeline ended without a completion")
+    if (completion === undefined) {
+      return yield* Effect.dieMessage("the pipeline ended without a completion")
+    }
     const summary = summaryOfCompletion(completion)
     switch (completion.status) {
       case "success":

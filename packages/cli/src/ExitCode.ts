@@ -120,7 +120,11 @@ export const ofConfigError = (error: ConfigError.ConfigError): CliFailure => {
   const credentials = unique.filter((leaf) => credentialVariables.includes(leaf.name))
   if (credentials.length > 0) {
     const names = [...new Set(credentials.map((leaf) => leaf.name))]
-    const problem = credentials.every((leaf) => leaf.missing) ? "not set" : "not set or empty"
+    const problem = credentials.every((leaf) => leaf.missing)
+      ? "not set"
+      : credentials.every((leaf) => !leaf.missing)
+      ? "empty"
+      : "not set or empty"
     return new CliFailure({
       exitCode: ExitCode.AuthFailure,
       reason: "MissingCredentials",

@@ -8,6 +8,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Http from "node:http"
 import * as Path from "node:path"
 import { cli, lines, start, stop } from "./utils.js"
 
@@ -70,6 +71,29 @@ const writeJson = (path: string, value: unknown) =>
 
 const readText = (path: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(Effect.provide(NodeFileSystem.layer))
+
+// A metrics webhook receiver on loopback that keeps every JSON body it gets.
+const webhookReceiver = Effect.acquireRelease(
+  Effect.async<{ readonly url: string; readonly events: Array<Record<string, unknown>>; readonly server: Http.Server }>(
+    (resume) => {
+      const events: Array<Record<string, unknown>> = []
+      const server = Http.createServer((request, response) => {
+        let body = ""
+        request.setEncoding("utf8")
+        request.on("data", (chunk: string) => (body += chunk))
+        request.on("end", () => {
+          events.push(JSON.parse(body) as Record<string, unknown>)
+          response.writeHead(204).end()
+        })
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const address = server.address() as { port: number }
+        resume(Effect.succeed({ url: `http://127.0.0.1:${address.port}`, events, server }))
+      })
+    }
+  ),
+  ({ server }) => Effect.sync(() => server.close())
+)
 
 describe("genesys-llm --help", () => {
   it.live("documents every command, option, environment variable and exit code", () =>
@@ -180,7 +204,20 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
         maxTokens: 40,
         modelId: "gpt-4o"
       })
-      const ran = yield* cli(["chat", "--payload", payloadFile, "--json", ...target], { env })
+      const receiver = yield* webhookReceiver
+      const outbox = Path.join(dir, "outbox.jsonl")
+      const ran = yield* cli(
+        [
+          "chat",
+          "--payload",
+          payloadFile,
+          "--json",
+          "--webhook",
+          `${receiver.url}/hook?token=hook-token-7d2e`,
+          ...target
+        ],
+        { env: { ...env, COST_TRACKING_OUTBOX_PATH: outbox } }
+      )
       assert.strictEqual(ran.code, 0, ran.stderr)
       assert.strictEqual(ran.stderr, "")
       const summary = parseSummary(ran.stdout)
@@ -199,7 +236,19 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
       assert.strictEqual(requests[0].outcome, "completed")
       assert.isAbove(requests[0].frames ?? 0, 1, "the answer came in several frames")
       assert.include(yield* readText(auditLog), summary.idempotencyKey as string)
-    }))
+
+      // The metrics event reached the webhook before the command exited; nothing waits in the outbox.
+      assert.strictEqual(receiver.events.length, 1)
+      const event = receiver.events[0]
+      assert.strictEqual(event.event, "llm_prompt_completed")
+      assert.strictEqual(event.model, "gpt-4o")
+      assert.strictEqual(event.tokens_used, summary.tokensUsed)
+      const outboxLeft = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.exists(outbox)).pipe(
+        Effect.flatMap((exists) => exists ? readText(outbox) : Effect.succeed("")),
+        Effect.provide(NodeFileSystem.layer)
+      )
+      assert.strictEqual(outboxLeft.trim(), "")
+    }).pipe(Effect.scoped))
 
   it.effect("text mode: the payload from stdin, the answer streamed as it arrives, then a newline", () =>
     Effect.gen(function*() {
@@ -357,6 +406,23 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
     120_000
   )
 
+  it.effect("Ctrl-C during an answer: the line ended, one stderr line, exit 130, the call recorded as cancelled", () =>
+    Effect.gen(function*() {
+      const { env, simulator, target } = yield* Fixture
+      yield* simulator.control.reset
+      // The answer stops after its first frame and the server sends nothing more.
+      yield* simulator.control.enqueue({ kind: "stall", afterFrames: 1 })
+      const { child, output } = yield* start(["chat", "--model", "gpt-4o", "--user", "Where is my order?", ...target], {
+        env,
+        ready: "data"
+      })
+      assert.strictEqual(yield* stop(child, "SIGINT"), 130)
+      const { stderr, stdout } = output()
+      assert.isTrue(replyText.startsWith(stdout.trimEnd()) && stdout.endsWith("\n"), stdout)
+      assert.strictEqual(lines(stderr).length, 1)
+      assert.include(stderr, "interrupted")
+    }).pipe(Effect.scoped))
+
   it.effect(
     "audit verify: the log the runs above wrote is intact; an edited middle line is named",
     () =>
@@ -365,7 +431,14 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
         const content = yield* readText(auditLog)
         const entries = lines(content)
         const statuses = new Set(entries.map((line) => (JSON.parse(line) as { status: string }).status))
-        assert.deepStrictEqual([...statuses].sort(), ["blocked", "error", "fallback", "invalid", "success"])
+        assert.deepStrictEqual([...statuses].sort(), [
+          "blocked",
+          "cancelled",
+          "error",
+          "fallback",
+          "invalid",
+          "success"
+        ])
 
         const intact = yield* cli(["audit", "verify", auditLog])
         assert.strictEqual(intact.code, 0, intact.stderr)
@@ -404,7 +477,7 @@ describe("genesys-llm simulator", () => {
     "prints its URL first, serves with the faults given, and exits 0 on SIGTERM",
     () =>
       Effect.gen(function*() {
-        const { child, line } = yield* start([
+        const { child, stdout } = yield* start([
           "simulator",
           "--port",
           "0",
@@ -415,6 +488,7 @@ describe("genesys-llm simulator", () => {
           "--fault",
           "[{\"kind\":\"delay\",\"ms\":10}]"
         ])
+        const line = stdout.split("\n")[0]
         assert.match(line, /^http:\/\/127\.0\.0\.1:\d+$/)
         const faults = yield* Effect.tryPromise(() => fetch(`${line}/__simulator/faults`).then((r) => r.json()))
         assert.deepStrictEqual((faults as { queue: unknown }).queue, [

@@ -20,6 +20,15 @@ export const baseEnv = (): Record<string, string> => {
   return env
 }
 
+const childEnv = (overrides: Record<string, string | undefined> = {}): Record<string, string> => {
+  const env = baseEnv()
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) delete env[key]
+    else env[key] = value
+  }
+  return env
+}
+
 export interface Ran {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
@@ -38,11 +47,7 @@ export interface RunOptions {
 /** Runs the command to its exit, killing it when the timeout passes or the fiber is interrupted. */
 export const cli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
   Effect.async<Ran>((resume) => {
-    const env = baseEnv()
-    for (const [key, value] of Object.entries(options.env ?? {})) {
-      if (value === undefined) delete env[key]
-      else env[key] = value
-    }
+    const env = childEnv(options.env)
     const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
       cwd: root,
       env,
@@ -68,40 +73,56 @@ export const cli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
     })
   )
 
-/** Starts the command and yields once its first stdout line is there, with the child to stop later. */
-export const start = (args: ReadonlyArray<string>) =>
+export interface Started {
+  readonly child: ChildProcess.ChildProcess
+  /** Stdout up to the moment it was ready. */
+  readonly stdout: string
+  /** Stdout and stderr so far, read at any time. */
+  readonly output: () => { readonly stdout: string; readonly stderr: string }
+}
+
+/**
+ * Starts the command and yields once stdout is ready: its first line (`"line"`, the simulator's URL) or its first
+ * byte (`"data"`, the start of an answer). The child is killed when the scope closes, if it still runs.
+ */
+export const start = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: Record<string, string | undefined>; readonly ready?: "line" | "data" } = {}
+) =>
   Effect.acquireRelease(
     Effect.sync(() =>
       ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
         cwd: root,
-        env: baseEnv(),
+        env: childEnv(options.env),
         stdio: ["ignore", "pipe", "pipe"]
       })
     ),
-    (child) => Effect.sync(() => child.exitCode === null && child.kill("SIGKILL"))
+    (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
   ).pipe(
     Effect.flatMap((child) =>
-      Effect.async<{ readonly line: string; readonly child: ChildProcess.ChildProcess }, Error>((resume) => {
+      Effect.async<Started, Error>((resume) => {
         let out = ""
         let err = ""
-        child.stdout.setEncoding("utf8")
-        child.stdout.on("data", (data: string) => {
+        const output = () => ({ stdout: out, stderr: err })
+        child.stdout!.setEncoding("utf8")
+        child.stderr!.setEncoding("utf8")
+        child.stdout!.on("data", (data: string) => {
           out += data
-          const newline = out.indexOf("\n")
-          if (newline >= 0) resume(Effect.succeed({ line: out.slice(0, newline), child }))
+          const ready = options.ready === "data" ? out.length > 0 : out.includes("\n")
+          if (ready) resume(Effect.succeed({ child, stdout: out, output }))
         })
-        child.stderr.on("data", (data) => (err += data))
-        child.on("exit", (code) => resume(Effect.fail(new Error(`exited with ${code} before a line: ${err}`))))
+        child.stderr!.on("data", (data: string) => (err += data))
+        child.on("exit", (code) => resume(Effect.fail(new Error(`exited with ${code} before it was ready: ${err}`))))
       })
     ),
-    Effect.timeoutFail({ duration: Duration.seconds(45), onTimeout: () => new Error("no first line in time") })
+    Effect.timeoutFail({ duration: Duration.seconds(45), onTimeout: () => new Error("not ready in time") })
   )
 
 /** Sends a signal and waits for the exit code. */
 export const stop = (child: ChildProcess.ChildProcess, signal: NodeJS.Signals) =>
   Effect.async<number | null>((resume) => {
     if (child.exitCode !== null) return resume(Effect.succeed(child.exitCode))
-    child.on("exit", (code) => resume(Effect.succeed(code)))
+    child.on("exit", (code, received) => resume(Effect.succeed(code ?? (received === null ? null : -1))))
     child.kill(signal)
   })
 
