@@ -24,6 +24,8 @@ import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
@@ -144,15 +146,16 @@ const parserConsole = (console: Console.Console, colours: boolean): Console.Cons
   }
 })
 
-const levelName = (level: LogLevel.LogLevel): string => level.label.toLowerCase()
+const levelName = (level: LogLevel.LogLevel): string => level._tag.toLowerCase()
 
 // Log lines on stderr, one line each: stdout is for the command's output only.
 const stderrLogger = (console: Console.Console) =>
-  Logger.make(({ annotations: _annotations, logLevel, message }) => {
-    const parts = (Array.isArray(message) ? message : [message]).map((part) =>
-      typeof part === "string" ? part : JSON.stringify(part)
-    )
-    console.unsafe.error(`${name}: ${levelName(logLevel)}: ${oneLine(parts.join(" "))}`)
+  Logger.make(({ annotations, logLevel, message }) => {
+    const show = (value: unknown) => typeof value === "string" ? value : JSON.stringify(value)
+    const parts = (Array.isArray(message) ? message : [message]).map(show)
+    const fields = [...HashMap.entries(annotations)].map(([key, value]) => `${key}=${show(value)}`)
+    const suffix = fields.length > 0 ? ` (${fields.join(" ")})` : ""
+    console.unsafe.error(`${name}: ${levelName(logLevel)}: ${oneLine(parts.join(" "))}${suffix}`)
   })
 
 const usageLine = (error: ValidationError.ValidationError): string => {
@@ -187,7 +190,11 @@ export const run = (
       Effect.provideService(Output.Output, output),
       Effect.provide(CliConfig.layer({ showBuiltIns: false })),
       Effect.withConsole(parserConsole(console, colours)),
-      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(console))),
+      // Whatever loggers the runtime installed (the default one, `runMain`'s pretty one), log lines go to stderr only.
+      Effect.provide(Layer.merge(
+        Logger.replace(Logger.defaultLogger, stderrLogger(console)),
+        Logger.remove(Logger.prettyLoggerDefault)
+      )),
       Effect.as<ExitCode.ExitCode>(ExitCode.ExitCode.Success),
       Effect.catchAll((error) =>
         ValidationError.isValidationError(error)

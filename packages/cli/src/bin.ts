@@ -25,6 +25,7 @@ Cli.run(process.argv).pipe(
   Effect.provide(NodeContext.layer),
   NodeRuntime.runMain({
     disableErrorReporting: true,
+    disablePrettyLogger: true,
     teardown: (exit, onExit) => {
       if (Exit.isSuccess(exit)) {
         // Let Node exit on its own once stdout and stderr are flushed.

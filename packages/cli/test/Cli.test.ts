@@ -276,9 +276,17 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
 
   it.effect("fallback: a gateway slower than --max-latency gives the fallback text, status fallback, exit 0", () =>
     Effect.gen(function*() {
-      const { env, simulator, target } = yield* Fixture
+      const { auditLog, env, simulator, target } = yield* Fixture
       yield* simulator.control.reset
       yield* simulator.control.enqueue({ kind: "delay", ms: 5000 })
+      // A torn last line, as a crash mid-write leaves it: the log recovers on open and says so in a log line,
+      // which goes to stderr and leaves stdout to the JSON summary.
+      yield* Effect.flatMap(
+        FileSystem.FileSystem,
+        (fs) => fs.writeFileString(auditLog, "{\"kind\":\"call\",\"seq\":", { flag: "a" })
+      ).pipe(
+        Effect.provide(NodeFileSystem.layer)
+      )
       const ran = yield* cli([
         "chat",
         "--model",
@@ -299,6 +307,8 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
       assert.strictEqual(summary.text, "One moment please, an agent will help you.")
       assert.strictEqual(summary.tokensUsed, 0)
       assert.match(summary.idempotencyKey as string, keyPattern)
+      assert.strictEqual(lines(ran.stderr).length, 1, ran.stderr)
+      assert.match(ran.stderr, /^genesys-llm: warning: audit log: torn tail moved aside \(.*reason=/)
     }))
 
   it.effect("invalid payload: exit 2, every failing path named, nothing sent", () =>
@@ -430,7 +440,9 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
         const { auditLog, dir } = yield* Fixture
         const content = yield* readText(auditLog)
         const entries = lines(content)
-        const statuses = new Set(entries.map((line) => (JSON.parse(line) as { status: string }).status))
+        const parsed = entries.map((line) => JSON.parse(line) as { kind: string; status?: string })
+        const statuses = new Set(parsed.filter((entry) => entry.kind === "call").map((entry) => entry.status))
+        assert.strictEqual(parsed.filter((entry) => entry.kind === "recovery").length, 1, "the torn tail's recovery")
         assert.deepStrictEqual([...statuses].sort(), [
           "blocked",
           "cancelled",
@@ -442,7 +454,7 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
 
         const intact = yield* cli(["audit", "verify", auditLog])
         assert.strictEqual(intact.code, 0, intact.stderr)
-        assert.include(intact.stdout, `intact, ${entries.length} lines`)
+        assert.include(intact.stdout, `intact, ${entries.length} lines (${entries.length - 1} entries, 1 recovery)`)
 
         // One digit of the second line's latency changed: the line no longer matches its hash.
         const edited = [...entries]
