@@ -198,9 +198,15 @@ export const readPayload = (
         : yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
           Effect.mapError((error) =>
             payloadError(
-              error._tag === "SystemError" && error.reason === "NotFound"
+              error._tag !== "SystemError"
+                ? `cannot read ${source}`
+                : error.reason === "NotFound"
                 ? `${source} does not exist`
-                : `cannot read ${source} (${error._tag === "SystemError" ? error.reason : "bad argument"})`
+                : error.reason === "PermissionDenied"
+                ? `cannot read ${source}: permission denied`
+                : error.reason === "BadResource"
+                ? `cannot read ${source}: not a file`
+                : `cannot read ${source} (${error.reason})`
             )
           )
         )
