@@ -535,6 +535,23 @@ const isHttpUrl = (value: string): boolean => {
 }
 
 /**
+ * `COST_TRACKING_WEBHOOK` as a `Redacted`, absent when it is not set. A URL that is not http(s) is a `ConfigError`
+ * naming the variable, without repeating the value.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const urlConfig: Config.Config<Option.Option<Redacted.Redacted<string>>> = Config.option(
+  Config.redacted("COST_TRACKING_WEBHOOK").pipe(
+    Config.mapOrFail((value) =>
+      isHttpUrl(Redacted.value(value))
+        ? Either.right(value)
+        : Either.left(ConfigError.InvalidData(["COST_TRACKING_WEBHOOK"], "expected an http or https URL"))
+    )
+  )
+)
+
+/**
  * The webhook URL from `COST_TRACKING_WEBHOOK` (a `Redacted`; when it is not set, the webhook is the noop) and
  * the outbox path from `COST_TRACKING_OUTBOX_PATH` (default `./llm-webhook-outbox.jsonl`). A URL that is not
  * http(s) is a `ConfigError` that does not repeat the value.
@@ -555,15 +572,7 @@ export const layerConfig = (
   Layer.scoped(
     MetricsWebhook,
     Effect.gen(function*() {
-      const url = yield* (options.url ?? Config.option(
-        Config.redacted("COST_TRACKING_WEBHOOK").pipe(
-          Config.mapOrFail((value) =>
-            isHttpUrl(Redacted.value(value))
-              ? Either.right(value)
-              : Either.left(ConfigError.InvalidData(["COST_TRACKING_WEBHOOK"], "expected an http or https URL"))
-          )
-        )
-      ))
+      const url = yield* (options.url ?? urlConfig)
       if (Option.isNone(url)) return makeNoop(options.costs)
       const outboxPath = yield* (options.outboxPath ??
         Config.string("COST_TRACKING_OUTBOX_PATH").pipe(Config.withDefault(defaultOutboxPath)))

@@ -152,8 +152,12 @@ export const config: Config.Config<GatewayConfig> = Config.all({
   apiUrl: Config.option(checked(Config.string("GENESYS_API_URL"), checkBaseUrl)),
   loginUrl: Config.option(checked(Config.string("GENESYS_LOGIN_URL"), checkBaseUrl)),
   clientId: nonEmpty("GENESYS_CLIENT_ID"),
-  clientSecret: Config.redacted("GENESYS_CLIENT_SECRET").pipe(
-    Config.validate({ message: "must not be empty", validation: (r) => Redacted.value(r).length > 0 })
+  // Validated inside `nested` so that the error names the variable (a named primitive's validation loses it).
+  clientSecret: Config.nested(
+    Config.redacted().pipe(
+      Config.validate({ message: "must not be empty", validation: (r) => Redacted.value(r).length > 0 })
+    ),
+    "GENESYS_CLIENT_SECRET"
   ),
   maxLatencyMillis: positiveInt("LLM_MAX_LATENCY_MS", Gateway.defaults.maxLatencyMillis),
   fallbackText: Config.string("LLM_FALLBACK_TEXT").pipe(Config.withDefault(Gateway.defaults.fallbackText)),

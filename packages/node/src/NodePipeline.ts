@@ -124,6 +124,19 @@ export const layer = (options: Options): Layer.Layer<Provided, LayerError> =>
   layerWithoutPlatform(options).pipe(Layer.provide(platform))
 
 /**
+ * Settings that win over the environment: a key left out or `undefined` keeps the environment's value, and the
+ * gateway settings are merged one by one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Overrides =
+  & { readonly [K in Exclude<keyof Options, "gateway">]?: Options[K] | undefined }
+  & {
+    readonly gateway?: { readonly [K in keyof NodeGateway.Options]?: NodeGateway.Options[K] | undefined } | undefined
+  }
+
+/**
  * The options read from the environment: the gateway settings of `GatewayConfig`, `LLM_AUDIT_LOG_PATH`,
  * `COST_TRACKING_WEBHOOK` and `COST_TRACKING_OUTBOX_PATH`, `LLM_FALLBACK_TEXT`, the context budget
  * (`LLM_CONTEXT_BUDGET_RATIO` or `LLM_CONTEXT_BUDGET_TOKENS`). `overrides` win over the environment.
@@ -131,24 +144,36 @@ export const layer = (options: Options): Layer.Layer<Provided, LayerError> =>
  * @since 0.1.0
  * @category constructors
  */
-export const config = (overrides: Partial<Options> = {}): Config.Config<Options> =>
+export const config = (overrides: Overrides = {}): Config.Config<Options> =>
   Config.all({
     gateway: GatewayConfig.config,
     auditLogPath: Config.string("LLM_AUDIT_LOG_PATH").pipe(Config.withDefault(AuditLog.defaultPath)),
-    webhookUrl: Config.option(Config.redacted("COST_TRACKING_WEBHOOK")),
+    webhookUrl: MetricsWebhook.urlConfig,
     outboxPath: Config.string("COST_TRACKING_OUTBOX_PATH").pipe(Config.withDefault(MetricsWebhook.defaultOutboxPath)),
     contextWindow: ContextWindow.config
-  }).pipe(Config.map((c): Options => ({
-    gateway: NodeGateway.optionsFromConfig(c.gateway),
-    auditLogPath: c.auditLogPath,
-    webhook: Option.match(c.webhookUrl, {
-      onNone: () => undefined,
-      onSome: (url) => ({ url, outboxPath: c.outboxPath })
-    }),
-    fallbackText: c.gateway.fallbackText,
-    contextWindow: c.contextWindow,
-    ...overrides
-  })))
+  }).pipe(Config.map((c): Options => {
+    const fromEnv: Options = {
+      gateway: NodeGateway.optionsFromConfig(c.gateway),
+      auditLogPath: c.auditLogPath,
+      webhook: Option.match(c.webhookUrl, {
+        onNone: () => undefined,
+        onSome: (url) => ({ url, outboxPath: c.outboxPath })
+      }),
+      fallbackText: c.gateway.fallbackText,
+      contextWindow: c.contextWindow
+    }
+    // An override wins only where it says something: `undefined` keeps the environment's value, and the gateway
+    // settings are merged one by one, so `{ gateway: { apiUrl } }` keeps the credentials from the environment.
+    const { gateway, ...rest } = overrides
+    return {
+      ...fromEnv,
+      ...definedOnly(rest),
+      gateway: { ...fromEnv.gateway, ...definedOnly(gateway ?? {}) }
+    } as Options
+  }))
+
+const definedOnly = <A extends object>(value: A): Partial<A> =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<A>
 
 /**
  * The pipeline for Node configured from the environment (the current `ConfigProvider`): `config`, and the safety
@@ -159,7 +184,7 @@ export const config = (overrides: Partial<Options> = {}): Config.Config<Options>
  * @category layers
  */
 export const layerConfig = (
-  overrides: Partial<Options> = {}
+  overrides: Overrides = {}
 ): Layer.Layer<Provided, LayerError | ConfigError.ConfigError> =>
   Layer.unwrapEffect(
     Effect.map(config(overrides), (options) =>

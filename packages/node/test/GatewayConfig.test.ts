@@ -100,6 +100,7 @@ describe("GatewayConfig", () => {
       yield* failsNaming({}, "GENESYS_CLIENT_ID", "GENESYS_CLIENT_SECRET")
       yield* failsNaming({ GENESYS_CLIENT_ID: "id" }, "GENESYS_CLIENT_SECRET")
       yield* failsNaming({ GENESYS_CLIENT_ID: " ", GENESYS_CLIENT_SECRET: "secret-value" }, "GENESYS_CLIENT_ID")
+      yield* failsNaming({ GENESYS_CLIENT_ID: "id", GENESYS_CLIENT_SECRET: "" }, "GENESYS_CLIENT_SECRET")
     }))
 
   it.effect("a malformed setting is a ConfigError naming it", () =>
