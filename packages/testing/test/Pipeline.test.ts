@@ -1,18 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import type { AuditEntry } from "@genesys-llm/core"
-import {
-  ContextWindow,
-  Fallback,
-  Gateway,
-  IdGenerator,
-  MetricsWebhook,
-  Pipeline,
-  SafetyPolicy,
-  TokenEstimator,
-  Validation
-} from "@genesys-llm/core"
+import { Gateway, IdGenerator, Pipeline, type SafetyPolicy } from "@genesys-llm/core"
 import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -22,39 +10,18 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestGateway from "../src/TestGateway.js"
-
-// A webhook double that keeps what it was given, so a test can count the events of its calls.
-class Published extends Context.Tag("test/Published")<Published, Ref.Ref<ReadonlyArray<AuditEntry.CallRecord>>>() {}
-const webhookLayer = Layer.effectContext(Effect.gen(function*() {
-  const published = yield* Ref.make<ReadonlyArray<AuditEntry.CallRecord>>([])
-  const service: MetricsWebhook.Service = {
-    publish: (record) =>
-      Effect.as(
-        Ref.update(published, (all) => [...all, record]),
-        MetricsWebhook.costEstimate(record.modelId, record.tokensUsed)
-      ),
-    outboxSize: Effect.succeed(0),
-    pending: Effect.succeed(0)
-  }
-  return Context.make(MetricsWebhook.MetricsWebhook, service).pipe(Context.add(Published, published))
-}))
+import * as TestPipeline from "../src/TestPipeline.js"
 
 const stages = (scripts: TestGateway.Scripts, options: {
   readonly safety?: SafetyPolicy.Options
   readonly pipeline?: Pipeline.Options
 } = {}) =>
-  Pipeline.layer(options.pipeline).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      Validation.layerDefault,
-      ContextWindow.layerDefault.pipe(Layer.provide(TokenEstimator.layerDefault)),
-      SafetyPolicy.layer(options.safety ?? {}).pipe(Layer.orDie),
-      IdGenerator.layerTest(["llm-gw-key-1", "llm-gw-key-2"]),
-      TestGateway.layer(scripts),
-      Fallback.layer("One moment please."),
-      TestAuditSink.layer,
-      webhookLayer
-    ))
-  )
+  TestPipeline.layer(scripts, {
+    keys: ["llm-gw-key-1", "llm-gw-key-2"],
+    fallbackText: "One moment please.",
+    safety: options.safety,
+    outputGuard: options.pipeline?.outputGuard
+  }).pipe(Layer.orDie)
 
 const payload = (content: string, extra: Partial<{ maxTokens: number; context: Array<unknown> }> = {}) => ({
   systemInstructions: ["Be brief."],
@@ -64,9 +31,9 @@ const payload = (content: string, extra: Partial<{ maxTokens: number; context: A
   modelId: "model-a"
 })
 
-const audit = Effect.flatMap(TestAuditSink.TestAuditSink, (control) => Ref.get(control.entries))
-const published = Effect.flatMap(Published, Ref.get)
-const requests = Effect.flatMap(TestGateway.TestGateway, (recorder) => recorder.requests)
+const audit = TestPipeline.auditEntries
+const published = TestPipeline.published
+const requests = TestPipeline.requests
 
 describe("Pipeline", () => {
   it.effect("runs a call to its end and records it once", () =>
