@@ -18,7 +18,9 @@
  *   call ends with the fallback text (a `Fallback` event, then `Done` with outcome `"fallback"`). A retry whose sleep
  *   would reach that deadline is not attempted: the call falls back at once. Once streaming, the connection may
  *   stay silent at most `frameGapMillis`, and the whole call lasts at most `callTimeoutMillis`.
- * - A line longer than `maxFrameBytes` fails the call as soon as it is seen; memory stays bounded by that limit.
+ * - A line longer than `maxFrameBytes` fails the call as soon as it is seen. Reading stays bounded by that limit;
+ *   what grows with the answer is only the text kept for `Done.text` and `StreamInterrupted.deliveredText`, and a
+ *   call with `retainText: false` keeps none, so a stream of any length runs in bounded memory.
  * - Interrupting the consumer of the stream aborts the HTTP request and every fiber of the call.
  *
  * @since 0.1.0
@@ -87,6 +89,12 @@ export interface CallOptions {
   readonly strictFrames?: boolean | undefined
   /** The largest accepted frame line in bytes. Default 1 MiB. */
   readonly maxFrameBytes?: number | undefined
+  /**
+   * Keep the text of the answer for `Done.text` and `StreamInterrupted.deliveredText`. Default true. With false the
+   * text goes only to the `Delta` events: `Done.text` of a complete answer and `deliveredText` are empty
+   * (`deliveredCharacters` still counts it), and memory stays bounded by the frame size whatever the answer's length.
+   */
+  readonly retainText?: boolean | undefined
 }
 
 /**
@@ -121,6 +129,7 @@ export const defaults = {
   fallbackText: "Sorry, I cannot answer right now. Please try again in a moment.",
   strictFrames: false,
   maxFrameBytes: 1024 * 1024,
+  retainText: true,
   backoffBaseMillis: 250,
   backoffCapMillis: 2_000,
   retryAfterCapMillis: 30_000
@@ -183,7 +192,10 @@ export interface Fallback {
 export interface Done {
   readonly _tag: "Done"
   readonly outcome: "complete" | "fallback"
-  /** The whole text: every delta, or the fallback text. */
+  /**
+   * The whole text: every delta, or the fallback text. Empty for a complete answer of a call made with
+   * `retainText: false`.
+   */
   readonly text: string
   /** The sum of `usage.completion_tokens` over the frames; 0 when none reported usage. */
   readonly completionTokens: number
@@ -253,6 +265,7 @@ interface Settings {
   readonly fallbackText: string
   readonly strictFrames: boolean
   readonly maxFrameBytes: number
+  readonly retainText: boolean
   readonly backoffBaseMillis: number
   readonly backoffCapMillis: number
   readonly retryAfterCapMillis: number
@@ -272,6 +285,7 @@ const resolve = (options: Options, call: CallOptions | undefined): Settings | Ga
     fallbackText: pick("fallbackText"),
     strictFrames: pick("strictFrames"),
     maxFrameBytes: pick("maxFrameBytes"),
+    retainText: pick("retainText"),
     backoffBaseMillis: pick("backoffBaseMillis"),
     backoffCapMillis: pick("backoffCapMillis"),
     retryAfterCapMillis: pick("retryAfterCapMillis")
@@ -297,6 +311,9 @@ const resolve = (options: Options, call: CallOptions | undefined): Settings | Ga
   if (typeof settings.fallbackText !== "string") {
     return new GatewayRequestInvalid({ field: "fallbackText", problem: "must be a string" })
   }
+  if (typeof settings.retainText !== "boolean") {
+    return new GatewayRequestInvalid({ field: "retainText", problem: "must be a boolean" })
+  }
   return settings
 }
 
@@ -311,7 +328,9 @@ const encoder = new TextEncoder()
 interface CallState {
   attempts: number
   correlationId: string | undefined
+  // The text delivered, kept only with `retainText`; its length is counted either way.
   readonly delivered: Array<string>
+  deliveredCharacters: number
   completionTokens: number
   usageReported: boolean
   lastStatus: number | undefined
@@ -416,6 +435,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           attempts: 0,
           correlationId: undefined,
           delivered: [],
+          deliveredCharacters: 0,
           completionTokens: 0,
           usageReported: false,
           lastStatus: undefined,
@@ -697,7 +717,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           const events: Array<Event> = []
           for (const frame of frames) {
             if (frame.content !== undefined && frame.content.length > 0) {
-              state.delivered.push(frame.content)
+              if (settings.retainText) state.delivered.push(frame.content)
+              state.deliveredCharacters += frame.content.length
               events.push({ _tag: "Delta", text: frame.content })
             }
             if (frame.completionTokens !== undefined) {
@@ -713,6 +734,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             reason,
             detail,
             deliveredText: state.delivered.join(""),
+            deliveredCharacters: state.deliveredCharacters,
             completionTokens: state.completionTokens,
             attempts: state.attempts,
             ...(state.correlationId === undefined ? {} : { correlationId: state.correlationId })

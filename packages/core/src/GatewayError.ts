@@ -173,8 +173,13 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>("@g
   {
     reason: InterruptionReason,
     detail: Schema.String,
-    /** The text delivered before the break, exactly as the caller received it. */
+    /**
+     * The text delivered before the break, exactly as the caller received it; empty when the call was made with
+     * `retainText: false`.
+     */
     deliveredText: Schema.String,
+    /** The length of the text delivered before the break, kept or not (absent from older producers). */
+    deliveredCharacters: Schema.optional(Schema.Number),
     /** The completion tokens reported by the frames delivered before the break. */
     completionTokens: Schema.Number,
     attempts: Schema.Number,
@@ -182,7 +187,9 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>("@g
   }
 ) {
   override get message(): string {
-    return `the answer stream broke (${this.reason}) after ${this.deliveredText.length} characters were ` +
+    return `the answer stream broke (${this.reason}) after ${
+      this.deliveredCharacters ?? this.deliveredText.length
+    } characters were ` +
       `delivered: ${this.detail}${correlationSuffix(this.correlationId)}`
   }
 }

@@ -58,7 +58,10 @@ export interface Interruption {
  */
 export interface Completion {
   readonly status: CompletionStatus
-  /** The text the caller received: the answer, the fallback text, or what was delivered before a break. */
+  /**
+   * The text the caller received: the answer, the fallback text, or what was delivered before a break. Empty for a
+   * call made with `retainText: false`.
+   */
   readonly text: string
   /** The completion tokens the gateway reported (0 when it reported none, and for a fallback). */
   readonly tokensUsed: number
@@ -213,7 +216,13 @@ export interface RunOptions {
    */
   readonly conversation?: { readonly id: string; readonly turn: number } | undefined
   /** Gateway settings for this call (deadlines, attempts). The fallback text comes from the `Fallback` service. */
-  readonly call?: Omit<Gateway.CallOptions, "fallbackText"> | undefined
+  readonly call?: Omit<Gateway.CallOptions, "fallbackText" | "retainText"> | undefined
+  /**
+   * Keep the text the caller received for `Completion.text`. Default true. Set it to false to stream a long answer
+   * to a sink: the text then reaches the caller only as `TextDelta` events, `Completion.text` is empty, and the
+   * call's memory stays bounded by the frame size (and the output guard's hold-back) whatever the answer's length.
+   */
+  readonly retainText?: boolean | undefined
 }
 
 /**
@@ -275,6 +284,8 @@ interface CallState {
   firstTextAt: number | undefined
   delivered: string
   deliveredAny: boolean
+  // The gateway sent answer text (which the output guard may still hold back).
+  modelText: boolean
   status: AuditEntry.Status | undefined
   error: StageError | undefined
 }
@@ -420,6 +431,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           firstTextAt: undefined,
           delivered: "",
           deliveredAny: false,
+          modelText: false,
           status: undefined,
           error: undefined
         }
@@ -427,11 +439,12 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
         const checked = yield* prepare(call, input, runOptions)
         const fallbackText = yield* fallback.textFor(checked.payload)
         const guard = options.outputGuard === true ? OutputGuard.make(safety.rules) : undefined
+        const retainText = runOptions.retainText !== false
         let outputRedactions = 0
 
         const deliver = (text: string, source: TextDelta["source"]): Array<PipelineEvent> => {
           if (text.length === 0) return []
-          call.delivered += text
+          if (retainText) call.delivered += text
           call.deliveredAny = true
           return [{ _tag: "TextDelta", text, source }]
         }
@@ -448,10 +461,12 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           return out
         }
 
+        // The pipeline keeps its own copy of what the caller received (the output guard may change it), so the
+        // gateway need not keep another.
         const events = gateway.stream({
           payload: checked.payload,
           idempotencyKey: call.key,
-          options: { ...runOptions.call, fallbackText }
+          options: { ...runOptions.call, fallbackText, retainText: false }
         })
 
         return events.pipe(
@@ -460,6 +475,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
               switch (event._tag) {
                 case "Delta":
                   if (call.firstTextAt === undefined) call.firstTextAt = now
+                  call.modelText = true
                   return deliver(guarded(event.text), "model")
                 case "Fallback":
                   return deliver(event.text, "fallback")
@@ -484,7 +500,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           Stream.catchAll((error: Gateway.GatewayError) =>
             Stream.unwrap(Effect.gen(function*() {
               const now = yield* Clock.currentTimeMillis
-              if (error._tag !== "StreamInterrupted" || !call.deliveredAny && error.deliveredText.length === 0) {
+              if (
+                error._tag !== "StreamInterrupted" ||
+                !call.deliveredAny && !call.modelText && (error.deliveredCharacters ?? error.deliveredText.length) === 0
+              ) {
                 return yield* fail(call, error)
               }
               // Text reached the caller: the call ends with what was delivered, and says why it broke.
