@@ -9,12 +9,13 @@
  *
  * @since 0.1.0
  */
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
+import * as Metric from "effect/Metric"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AuditEntry from "./AuditEntry.js"
@@ -46,7 +47,8 @@ export type CompletionStatus = "success" | "fallback" | "error"
  * @category models
  */
 export interface Interruption {
-  readonly reason: Gateway.InterruptionReason
+  /** The gateway's reason, or `gateway-error` for another error after text (from a gateway layer of your own). */
+  readonly reason: Gateway.InterruptionReason | "gateway-error"
   readonly message: string
 }
 
@@ -249,9 +251,16 @@ export class Pipeline extends Context.Tag("@genesys-llm/core/Pipeline")<Pipeline
 export interface Options {
   /**
    * Apply the safety policy's enabled rules to the streamed answer too, redacting every finding (a streaming
-   * answer cannot be blocked), across frame boundaries. Text is held back by the policy's `holdBack`. Default off.
+   * answer cannot be blocked), across frame boundaries. The guard holds back a few hundred characters (the
+   * longest match of the rules without an anchor), and from a `-----BEGIN ` or `Bearer` on until the finding that
+   * may start there is complete. Every enabled rule needs a finite `maxMatchLength`. Default off.
    */
   readonly outputGuard?: boolean | undefined
+  /**
+   * How long the record of a call may wait for the audit sink before the write counts as failed (logged and
+   * counted, never failing the call). Default 10 seconds: a stuck disk must not hold every call forever.
+   */
+  readonly auditTimeout?: Duration.DurationInput | undefined
 }
 
 /**
@@ -312,6 +321,15 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
     const fallback = yield* Fallback.Fallback
     const audit = yield* AuditSink.AuditSink
     const webhook = yield* MetricsWebhook.MetricsWebhook
+    const auditTimeout = Duration.decode(options.auditTimeout ?? Duration.seconds(10))
+    if (options.outputGuard === true) {
+      const unbounded = OutputGuard.unboundedRules(safety.rules)
+      if (unbounded.length > 0) {
+        return yield* Effect.dieMessage(
+          `the output guard needs a finite maxMatchLength on every enabled rule; unbounded: ${unbounded.join(", ")}`
+        )
+      }
+    }
 
     const fail = (call: CallState, error: StageError) =>
       Effect.gen(function*() {
@@ -331,10 +349,12 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
       })
 
     // Runs once per call, when its scope closes, whatever closed it.
-    const record = (call: CallState, exit: Exit.Exit<unknown, unknown>) =>
+    const record = (call: CallState) =>
       Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const status: AuditEntry.Status = call.status ?? (Exit.isInterrupted(exit) ? "cancelled" : "error")
+        // No status: the call did not reach its end. It was interrupted, or its consumer stopped reading (a stream
+        // taken short, or failing downstream): cancelled either way.
+        const status: AuditEntry.Status = call.status ?? "cancelled"
         const entry = AuditEntry.fromCallAt({
           status,
           idempotencyKey: call.key,
@@ -348,8 +368,20 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           error: call.error,
           correlationId: call.correlationId
         }, now)
+        // The record runs in a finalizer, which is uninterruptible: the write is made interruptible so that the
+        // timeout can stop it.
         yield* audit.write(entry).pipe(
-          Effect.catchAll((error) => Effect.logError("the audit record of a call was not written", error.message))
+          Effect.interruptible,
+          Effect.timeoutFail({
+            duration: auditTimeout,
+            onTimeout: () => ({ message: `the audit sink did not answer within ${Duration.format(auditTimeout)}` })
+          }),
+          Effect.catchAll((error) =>
+            Effect.zipRight(
+              Metric.increment(Metric.tagged(Metrics.auditWriteFailures, "sink", "pipeline")),
+              Effect.logError("the audit record of a call was not written", error.message)
+            )
+          )
         )
         const costUsd = yield* webhook.publish(entry)
         yield* Metrics.recordCall(entry, {
@@ -406,18 +438,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
       interruption
     })
 
-    const countMarkers = (text: string): number => {
-      let n = 0
-      let i = text.indexOf("[REDACTED:")
-      while (i !== -1) {
-        n++
-        i = text.indexOf("[REDACTED:", i + 10)
-      }
-      return n
-    }
-
-    const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
+    // Starts a call in the current scope: its record when the scope closes, the checks, and the gateway's events
+    // with what turns them into the pipeline's. `stream` and `run` share it, so a call is the same call either way.
+    const start = (input: unknown, runOptions: RunOptions) =>
+      Effect.gen(function*() {
         const call: CallState = {
           input,
           startedAt: yield* Clock.currentTimeMillis,
@@ -435,31 +459,88 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           status: undefined,
           error: undefined
         }
-        yield* Effect.addFinalizer((exit) => record(call, exit))
+        yield* Effect.addFinalizer(() => record(call))
         const checked = yield* prepare(call, input, runOptions)
         const fallbackText = yield* fallback.textFor(checked.payload)
         const guard = options.outputGuard === true ? OutputGuard.make(safety.rules) : undefined
         const retainText = runOptions.retainText !== false
         let outputRedactions = 0
 
-        const deliver = (text: string, source: TextDelta["source"]): Array<PipelineEvent> => {
-          if (text.length === 0) return []
+        const deliver = (out: Array<PipelineEvent>, text: string, source: TextDelta["source"]): void => {
+          if (text.length === 0) return
           if (retainText) call.delivered += text
           call.deliveredAny = true
-          return [{ _tag: "TextDelta", text, source }]
+          out.push({ _tag: "TextDelta", text, source })
         }
         const guarded = (text: string): string => {
           if (guard === undefined) return text
-          const out = guard.push(text)
-          outputRedactions += countMarkers(out)
-          return out
+          const released = guard.push(text)
+          outputRedactions = guard.redactions()
+          return released
         }
         const flushGuard = (): string => {
           if (guard === undefined) return ""
-          const out = guard.flush()
-          outputRedactions += countMarkers(out)
+          const released = guard.flush()
+          outputRedactions = guard.redactions()
+          return released
+        }
+
+        // The pipeline's events for a chunk of the gateway's, all at one instant of the clock.
+        const onEvents = (events: Chunk.Chunk<Gateway.Event>, now: number): Array<PipelineEvent> => {
+          const out: Array<PipelineEvent> = []
+          for (const event of events) {
+            switch (event._tag) {
+              case "Delta":
+                if (call.firstTextAt === undefined) call.firstTextAt = now
+                call.modelText = true
+                deliver(out, guarded(event.text), "model")
+                break
+              case "Fallback":
+                deliver(out, event.text, "fallback")
+                break
+              case "Done": {
+                call.attempts = event.attempts
+                call.correlationId = event.correlationId
+                call.tokens = event.outcome === "fallback" ? 0 : event.completionTokens
+                const status = event.outcome === "fallback" ? "fallback" : "success"
+                call.status = status
+                deliver(out, flushGuard(), "model")
+                out.push({
+                  _tag: "Completed",
+                  completion: completionOf(call, now, status, checked.redactions, outputRedactions, undefined)
+                })
+              }
+            }
+          }
           return out
         }
+
+        // A gateway error is the call's failure, unless text reached the caller: then the call ends with what was
+        // delivered, and says why it broke.
+        const onError = (error: Gateway.GatewayError): Effect.Effect<Array<PipelineEvent>, PipelineError> =>
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const interrupted = error._tag === "StreamInterrupted" ? error : undefined
+            // Whether text reached the caller is the pipeline's own knowledge, whatever the gateway layer says.
+            const delivered = call.deliveredAny || call.modelText ||
+              (interrupted !== undefined && (interrupted.deliveredCharacters ?? interrupted.deliveredText.length) > 0)
+            if (!delivered) return fail(call, error)
+            call.status = "error"
+            call.error = error
+            call.attempts = Math.max(call.attempts, attemptsOf(error))
+            call.correlationId = correlationOf(error) ?? call.correlationId
+            if (interrupted !== undefined) call.tokens = interrupted.completionTokens
+            const out: Array<PipelineEvent> = []
+            deliver(out, flushGuard(), "model")
+            const interruption: Interruption = {
+              reason: interrupted !== undefined ? interrupted.reason : "gateway-error",
+              message: error.message
+            }
+            out.push({
+              _tag: "Completed",
+              completion: completionOf(call, now, "error", checked.redactions, outputRedactions, interruption)
+            })
+            return Effect.succeed(out)
+          })
 
         // The pipeline keeps its own copy of what the caller received (the output guard may change it), so the
         // gateway need not keep another.
@@ -468,75 +549,33 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           idempotencyKey: call.key,
           options: { ...runOptions.call, fallbackText, retainText: false }
         })
+        return { events, onEvents, onError }
+      })
 
-        return events.pipe(
-          Stream.mapConcatEffect((event) =>
-            Effect.map(Clock.currentTimeMillis, (now): ReadonlyArray<PipelineEvent> => {
-              switch (event._tag) {
-                case "Delta":
-                  if (call.firstTextAt === undefined) call.firstTextAt = now
-                  call.modelText = true
-                  return deliver(guarded(event.text), "model")
-                case "Fallback":
-                  return deliver(event.text, "fallback")
-                case "Done": {
-                  call.attempts = event.attempts
-                  call.correlationId = event.correlationId
-                  call.tokens = event.outcome === "fallback" ? 0 : event.completionTokens
-                  const status = event.outcome === "fallback" ? "fallback" : "success"
-                  call.status = status
-                  const rest = deliver(flushGuard(), "model")
-                  return [
-                    ...rest,
-                    {
-                      _tag: "Completed",
-                      completion: completionOf(call, now, status, checked.redactions, outputRedactions, undefined)
-                    }
-                  ]
-                }
-              }
-            })
+    const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
+      Stream.unwrapScoped(Effect.map(start(input, runOptions), ({ events, onError, onEvents }) =>
+        events.pipe(
+          Stream.mapChunksEffect((chunk) =>
+            Effect.map(Clock.currentTimeMillis, (now) => Chunk.unsafeFromArray(onEvents(chunk, now)))
           ),
-          Stream.catchAll((error: Gateway.GatewayError) =>
-            Stream.unwrap(Effect.gen(function*() {
-              const now = yield* Clock.currentTimeMillis
-              if (
-                error._tag !== "StreamInterrupted" ||
-                !call.deliveredAny && !call.modelText && (error.deliveredCharacters ?? error.deliveredText.length) === 0
-              ) {
-                return yield* fail(call, error)
-              }
-              // Text reached the caller: the call ends with what was delivered, and says why it broke.
-              call.status = "error"
-              call.error = error
-              call.attempts = Math.max(call.attempts, error.attempts)
-              call.correlationId = error.correlationId ?? call.correlationId
-              call.tokens = error.completionTokens
-              const rest = deliver(flushGuard(), "model")
-              const interruption: Interruption = { reason: error.reason, message: error.message }
-              return Stream.make<Array<PipelineEvent>>(
-                ...rest,
-                {
-                  _tag: "Completed",
-                  completion: completionOf(call, now, "error", checked.redactions, outputRedactions, interruption)
-                }
-              )
-            }))
-          )
-        )
-      }))
+          Stream.catchAll((error) => Stream.fromIterableEffect(onError(error)))
+        )))
 
-    const run = (input: unknown, runOptions?: RunOptions): Effect.Effect<Completion, PipelineError> =>
-      stream(input, runOptions).pipe(
-        Stream.runFold(Option.none<Completion>(), (last, event) =>
-          event._tag === "Completed" ? Option.some(event.completion) : last),
-        Effect.flatMap(Option.match({
-          onNone: () =>
-            Effect.dieMessage("a pipeline stream ended without a Completed event"),
-          onSome: Effect.succeed
-        })),
-        Effect.withSpan("Pipeline.run")
-      )
+    // The same call as `stream`, consumed here: no stream of the pipeline's own events to build and fold.
+    const run = (input: unknown, runOptions: RunOptions = {}): Effect.Effect<Completion, PipelineError> =>
+      Effect.scoped(Effect.gen(function*() {
+        const { events, onError, onEvents } = yield* start(input, runOptions)
+        let completion: Completion | undefined
+        const take = (out: ReadonlyArray<PipelineEvent>) => {
+          for (const event of out) if (event._tag === "Completed") completion = event.completion
+        }
+        yield* events.pipe(
+          Stream.runForEachChunk((chunk) => Effect.map(Clock.currentTimeMillis, (now) => take(onEvents(chunk, now)))),
+          Effect.catchAll((error) => Effect.map(onError(error), take))
+        )
+        if (completion === undefined) return yield* Effect.dieMessage("a pipeline call ended without a completion")
+        return completion
+      })).pipe(Effect.withSpan("Pipeline.run"))
 
     return {
       run,

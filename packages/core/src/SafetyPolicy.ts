@@ -30,14 +30,12 @@
  * body, a JWT) are read by code with a cap. A custom rule made with `fromRegExp` is as fast as its pattern: its
  * linearity is the author's responsibility.
  *
- * Streaming. `scanText` and `redactText` are pure, so an output guard can redact a streamed reply on top of them.
- * It holds back the last `holdBack(rules)` characters; it scans the held text together with up to `holdBack(rules)`
- * already released characters before it (a finding may depend on text before its span: an assignment's value on
- * its keyword, a card number on the character before it); it releases the held text up to `holdBack(rules)`
- * characters from its end, moving the cut back to the start of any finding that crosses it, with the findings in
- * the released part redacted; and it keeps the rest for the next scan. `holdBack` is the largest `maxMatchLength`
- * of the enabled rules: the longest stretch of text one finding depends on, context characters included. The
- * private-key and bearer-jwt rules dominate it (about 4 and 7 thousand characters).
+ * Streaming. `scanText` and `redactText` are pure, so an output guard can redact a streamed reply on top of them
+ * (the pipeline's `outputGuard` does). It holds back the largest `maxMatchLength` of the enabled rules that have no
+ * `anchor` (a few hundred characters with the defaults), and, for a rule with an `anchor` (private-key at
+ * `-----BEGIN `, bearer-jwt at `Bearer`), the text from an anchor match until a finding that starts there must be
+ * complete; it scans the held text with the characters released just before it, moves each release cut back to the
+ * start of any finding that crosses it, and redacts the findings in what it releases.
  *
  * @since 0.1.0
  */
@@ -89,6 +87,12 @@ export interface Rule {
   readonly enabled: boolean
   readonly description: string
   readonly maxMatchLength: number
+  /**
+   * Where a long finding can start: every finding of the rule lies within `maxMatchLength` characters after the
+   * start of a match of this pattern (linear, like the rule's own). It lets a streaming guard hold back text only
+   * from such a match on, instead of `maxMatchLength` characters of every reply.
+   */
+  readonly anchor?: RegExp | undefined
   readonly detect: (text: string) => ReadonlyArray<Span>
 }
 
@@ -191,8 +195,9 @@ const rule = (
   maxMatchLength: number,
   detect: (text: string) => ReadonlyArray<Span>,
   action: Action = "block",
-  enabled = true
-): Rule => ({ id, action, enabled, description, maxMatchLength, detect })
+  enabled = true,
+  anchor?: RegExp
+): Rule => ({ id, action, enabled, description, maxMatchLength, detect, ...(anchor === undefined ? {} : { anchor }) })
 
 /**
  * The default rules, in the order of the table in the module's documentation.
@@ -212,8 +217,24 @@ export const defaultRules: ReadonlyArray<Rule> = [
   rule("stripe-secret-key", "a Stripe secret or restricted key", 8 + 247 + 1, detectors.detectStripeKey),
   rule("slack-token", "a Slack token", 5 + 250 + 1, detectors.detectSlackToken),
   rule("google-api-key", "a Google API key", 4 + 35 + 2, detectors.detectGoogleApiKey),
-  rule("private-key", "a PEM private key", detectors.PEM_MAX + 1, detectors.detectPrivateKey),
-  rule("bearer-jwt", "a JSON web token sent as a bearer token", detectors.BEARER_JWT_SPAN, detectors.detectBearerJwt),
+  rule(
+    "private-key",
+    "a PEM private key",
+    detectors.PEM_MAX + 1,
+    detectors.detectPrivateKey,
+    "block",
+    true,
+    /-----BEGIN /
+  ),
+  rule(
+    "bearer-jwt",
+    "a JSON web token sent as a bearer token",
+    detectors.BEARER_JWT_SPAN,
+    detectors.detectBearerJwt,
+    "block",
+    true,
+    /[Bb]earer/
+  ),
   rule("url-credentials", "a password in a URL", 1 + 3 + 128 + 1 + 256 + 1, detectors.detectUrlCredentials),
   rule("us-ssn", "a US social security number", 11 + 4, detectors.detectSsn),
   rule("payment-card", "a payment card number", detectors.CARD_SPAN + 2, detectors.detectCardNumber),
