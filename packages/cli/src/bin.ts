@@ -13,13 +13,21 @@ import * as Exit from "effect/Exit"
 import * as Cli from "./Cli.js"
 import { ExitCode } from "./ExitCode.js"
 
-// A reader that goes away (`genesys-llm chat ... | head -c 10`) is not an error worth a stack trace.
+// A reader that goes away (`genesys-llm chat ... | head -c 10`) is not an error worth a stack trace, but the call
+// must still end as a call: the main fiber is interrupted (as Ctrl-C does), so the pipeline records it as
+// cancelled in the audit log before the process exits, with 0.
+let pipeClosed = false
 process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-  if (error.code === "EPIPE") process.exit(process.exitCode ?? 0)
-  throw error
+  if (error.code !== "EPIPE") throw error
+  if (!pipeClosed) {
+    pipeClosed = true
+    process.kill(process.pid, "SIGINT")
+  }
 })
 
-const interrupted = process.argv[2] === "simulator" ? ExitCode.Success : ExitCode.Interrupted
+// The command is the first argument that names one (options such as `--log-level info` may come before it).
+const command = process.argv.slice(2).find((arg) => arg === "chat" || arg === "simulator" || arg === "audit")
+const interrupted = command === "simulator" ? ExitCode.Success : ExitCode.Interrupted
 
 Cli.run(process.argv).pipe(
   Effect.provide(NodeContext.layer),
@@ -32,7 +40,9 @@ Cli.run(process.argv).pipe(
         process.exitCode = typeof exit.value === "number" ? exit.value : ExitCode.Failure
         onExit(0)
       } else {
-        onExit(Cause.isInterruptedOnly(exit.cause) ? interrupted : ExitCode.Failure)
+        onExit(
+          pipeClosed ? ExitCode.Success : Cause.isInterruptedOnly(exit.cause) ? interrupted : ExitCode.Failure
+        )
       }
     }
   })

@@ -433,6 +433,31 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
       assert.include(stderr, "interrupted")
     }).pipe(Effect.scoped))
 
+  it.effect("a reader that goes away mid-answer: exit 0, and the call still has its audit line", () =>
+    Effect.gen(function*() {
+      const { auditLog, env, simulator, target } = yield* Fixture
+      yield* simulator.control.reset
+      // A pause after the first frame, so that the next write finds the reader gone.
+      yield* simulator.control.enqueue({ kind: "stall", afterFrames: 1, ms: 1_500 })
+      const before = lines(yield* readText(auditLog)).length
+      const { child } = yield* start(["chat", "--model", "gpt-4o", "--user", "Where is my order?", ...target], {
+        env,
+        ready: "data"
+      })
+      // What `| head -c 1` does: the reading end of stdout closes while the answer is still coming.
+      child.stdout!.destroy()
+      const code = yield* Effect.async<number | null>((resume) => {
+        if (child.exitCode !== null) return resume(Effect.succeed(child.exitCode))
+        child.on("exit", (exitCode) => resume(Effect.succeed(exitCode)))
+      })
+      assert.strictEqual(code, 0)
+      const after = lines(yield* readText(auditLog))
+      assert.strictEqual(after.length, before + 1)
+      // The EPIPE interrupts the call, unless the rest of the answer (sent at once after the pause) won the race:
+      // either way the call has its one line, which is the point (before, the process exited without it).
+      assert.oneOf((JSON.parse(after[after.length - 1]) as { status: string }).status, ["cancelled", "success"])
+    }).pipe(Effect.scoped))
+
   it.effect(
     "audit verify: the log the runs above wrote is intact; an edited middle line is named",
     () =>
