@@ -10,6 +10,7 @@ import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestGateway from "../src/TestGateway.js"
+import * as TestMetricsWebhook from "../src/TestMetricsWebhook.js"
 import * as TestPipeline from "../src/TestPipeline.js"
 
 const stages = (scripts: TestGateway.Scripts, options: {
@@ -250,4 +251,24 @@ describe("Pipeline", () => {
       ),
       { pipeline: { outputGuard: true } }
     ))))
+})
+
+describe("Pipeline: canaries", () => {
+  const canaries = ["jane.canary@example.com", "4111 1111 1111 1111", "123-45-6789", "hunter2canary"]
+
+  it.effect("no prompt secret or PII reaches the audit entries or the webhook events, whatever the call's end", () =>
+    Effect.gen(function*() {
+      yield* Pipeline.run(payload(`mail ${canaries[0]} please`))
+      yield* Effect.flip(Pipeline.run(payload(`card ${canaries[1]}`)))
+      yield* Effect.flip(Pipeline.run(payload(`ssn ${canaries[2]}`)))
+      yield* Effect.flip(Pipeline.run(payload(`password: ${canaries[3]}`)))
+      const entries = yield* audit
+      assert.deepStrictEqual(entries.map((e) => e.status), ["success", "blocked", "blocked", "blocked"])
+      const events = yield* TestMetricsWebhook.events
+      assert.strictEqual(events.length, 4)
+      const written = JSON.stringify(entries) + JSON.stringify(events) + JSON.stringify(yield* published)
+      for (const canary of canaries) assert.notInclude(written, canary)
+      // The gateway saw the redacted prompt only.
+      assert.notInclude(JSON.stringify(yield* requests), canaries[0])
+    }).pipe(Effect.provide(stages(TestGateway.reply("ok"), { safety: { actions: { email: "redact" } } }))))
 })
