@@ -39,7 +39,6 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Scope from "effect/Scope"
@@ -337,7 +336,8 @@ interface CallState {
   lastError: string | undefined
 }
 
-type Body = Queue.Dequeue<Take.Take<Uint8Array, HttpClientError.ResponseError>>
+// The next piece of the answer's body, read in the caller's fiber.
+type Body = Effect.Effect<Take.Take<Uint8Array, HttpClientError.ResponseError>>
 
 interface Opened {
   readonly _tag: "Opened"
@@ -415,6 +415,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
 
     const stream = (request: Request): Stream.Stream<Event, GatewayError> =>
       Stream.unwrapScoped(Effect.gen(function*() {
+        // The call's span lasts as long as its scope: until the stream ends, whatever ends it.
+        const span = yield* Effect.makeSpanScoped("Gateway.stream", {
+          attributes: { idempotencyKey: request.idempotencyKey }
+        })
         const settings = resolve(options, request.options)
         if (settings instanceof GatewayRequestInvalid) return yield* settings
         if (typeof request.idempotencyKey !== "string" || !keyPattern.test(request.idempotencyKey)) {
@@ -457,10 +461,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           attemptScope: Scope.Scope
         ): Effect.Effect<Opened | Transient, GatewayError> =>
           Effect.gen(function*() {
-            const queue = yield* Stream.toQueue(response.stream, { capacity: 2 }).pipe(Scope.extend(attemptScope))
+            // Pulled directly, without a fiber and a queue in between: the body is read as fast as the caller reads.
+            // Whenever the attempt ends, a body not read to its end is interrupted, which aborts the request.
+            const bodyScope = yield* Scope.fork(attemptScope, ExecutionStrategy.sequential)
+            yield* Scope.addFinalizer(
+              attemptScope,
+              Effect.flatMap(Effect.fiberId, (id) => Scope.close(bodyScope, Exit.interrupt(id)))
+            )
+            const queue = Take.fromPull(yield* Stream.toPull(response.stream).pipe(Scope.extend(bodyScope)))
             const decoder = new Ndjson.Decoder({ maxFrameBytes: settings.maxFrameBytes, strict: settings.strictFrames })
             for (;;) {
-              const take = yield* Queue.take(queue)
+              const take = yield* queue
               const result: Opened | Transient | Ndjson.DecodeFailure | undefined = Take.match(take, {
                 onEnd: (): Opened | Ndjson.DecodeFailure => {
                   const out = decoder.end()
@@ -676,6 +687,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
 
         const remaining = Math.max(0, openDeadline - start)
         const opened = yield* open.pipe(
+          Effect.withParentSpan(span),
           Effect.timeoutOption(Duration.millis(remaining)),
           Effect.mapError((error) => withAttempts(error, state.attempts))
         )
@@ -756,7 +768,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               )
             }
             const wait = Math.min(settings.frameGapMillis, untilCallDeadline)
-            const take = yield* Queue.take(queue).pipe(Effect.timeoutOption(Duration.millis(wait)))
+            const take = yield* queue.pipe(Effect.timeoutOption(Duration.millis(wait)))
             if (Option.isNone(take)) {
               return yield* Effect.fail(Option.some(
                 wait < settings.frameGapMillis
@@ -801,9 +813,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             Stream.suspend(() => Stream.succeed<Event>(done("complete", state.delivered.join(""), decoder.skipped)))
           )
         )
-      })).pipe(
-        Stream.withSpan("Gateway.stream", { attributes: { idempotencyKey: request.idempotencyKey } })
-      )
+      }))
 
     return { stream } satisfies Service
   })
