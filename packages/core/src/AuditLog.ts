@@ -2,9 +2,10 @@
  * The audit log file: one JSON line per call, appended through `@effect/platform` FileSystem by a single
  * serialised writer, hash-chained, recovered on open, and checked by `verify`.
  *
- * - One write per line: each line and its newline go out in one `writeAll` on a file opened in append mode,
- *   under a lock, so lines never interleave. A failed write (or, with `fsync` per entry, a failed sync) is
- *   rolled back by truncating the file to its last good length, so an error means the line is not in the log.
+ * - Whole lines only: the lines of a batch (those queued while the writer was busy), each with its newline, go
+ *   out in one `writeAll` on a file opened in append mode by the one writer, so lines never interleave. A failed
+ *   write (or, with `fsync` per entry, a failed sync) is rolled back by truncating the file to its last good
+ *   length, so an error means the line is not in the log.
  * - Durability: `fsync` after every entry by default; `batched` syncs every N entries, on an interval and on
  *   close (a failed batched sync is reported, the lines stay).
  * - The chain: `seq` counts lines from 1, `prevHash` is the previous line's hash, `hash` the SHA-256 of the
@@ -109,21 +110,24 @@ const tailWindow = 64 * 1024
 const failure = (operation: AuditSink.WriteOperation, path: string) => (error: PlatformError.PlatformError) =>
   new AuditSink.AuditWriteError({ reason: reasonOf(error), operation, path, cause: error })
 
+// Counts `times` failures (one per line the error concerns).
+const recordFailure = (error: AuditSink.AuditSinkError, times = 1): Effect.Effect<void> =>
+  Metric.incrementBy(
+    Metric.tagged(
+      Metric.tagged(
+        Metrics.auditWriteFailures,
+        "reason",
+        error._tag === "AuditWriteError" ? error.reason : "invalid"
+      ),
+      "operation",
+      error._tag === "AuditWriteError" ? error.operation : "validate"
+    ),
+    times
+  )
+
 const countFailure = <A, E extends AuditSink.AuditSinkError, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E, R> =>
-  Effect.tapError(effect, (error) =>
-    Metric.increment(
-      Metric.tagged(
-        Metric.tagged(
-          Metrics.auditWriteFailures,
-          "reason",
-          error._tag === "AuditWriteError" ? error.reason : "invalid"
-        ),
-        "operation",
-        error._tag === "AuditWriteError" ? error.operation : "validate"
-      )
-    ))
+): Effect.Effect<A, E, R> => Effect.tapError(effect, (error) => recordFailure(error))
 
 const readRange = (
   file: FileSystem.File,
@@ -225,9 +229,10 @@ const maxBatch = 256
 /**
  * Opens (or creates) the log at `options.path`, recovers a torn tail, and returns a sink that appends to it.
  *
- * Writes are queued to one writer fiber. It takes what is queued (up to 256 records), writes each line with its
- * own `writeAll`, and with the per-entry policy calls `fsync` once for the batch before any of its writes
- * returns: every entry is synced before its `write` succeeds, and concurrent writers share the sync. When the
+ * Writes are queued to one writer fiber. It takes what is queued (up to 256 records), writes their lines with one
+ * `writeAll` (a failure fails every write of the batch, and none of its lines stays in the file), and with the
+ * per-entry policy calls `fsync` once for the batch before any of its writes returns: every entry is synced before
+ * its `write` succeeds, and concurrent writers share the write and the sync. When the
  * scope closes, what is queued is written, the file is synced and closed; later writes fail with `closed`.
  *
  * @since 0.1.0
@@ -266,22 +271,23 @@ export const make = (
         })
       )
 
-    const writeLine = (record: AuditEntry.CallRecord | AuditEntry.RecoveryRecord) =>
+    // The lines of a batch, chained after `head`, go out in one `writeAll`: all of them are in the file, or (the
+    // write rolled back) none.
+    const writeLines = (text: string, last: AuditEntry.ChainHead, count: number) =>
       Effect.gen(function*() {
         if (dirty) {
           yield* file.truncate(size).pipe(Effect.mapError(failure("truncate", path)))
           dirty = false
         }
-        const line = AuditEntry.seal(record, head)
-        const bytes = encoder.encode(`${AuditEntry.encodeLine(line)}\n`)
+        const bytes = encoder.encode(text)
         const before = size
         yield* file.writeAll(bytes).pipe(
           Effect.tapError(() => rollback(before)),
           Effect.mapError(failure("write", path))
         )
-        head = { seq: line.seq, hash: line.hash }
+        head = last
         size += bytes.length
-        unsynced++
+        unsynced += count
       })
 
     const sync = file.sync.pipe(Effect.mapError(failure("sync", path)))
@@ -290,16 +296,27 @@ export const make = (
       Effect.gen(function*() {
         const headBefore = head
         const sizeBefore = size
-        const written: Array<Extract<Request, { _tag: "Write" }>> = []
+        let written: Array<Extract<Request, { _tag: "Write" }>> = []
         let syncRequested = false
+        let text = ""
+        let last = head
         for (const request of batch) {
           if (request._tag === "Sync") {
             syncRequested = true
             continue
           }
-          const result = yield* Effect.either(countFailure(writeLine(request.record)))
-          if (result._tag === "Left") yield* Deferred.fail(request.done, result.left)
-          else written.push(request)
+          const line = AuditEntry.seal(request.record, last)
+          text += `${AuditEntry.encodeLine(line)}\n`
+          last = { seq: line.seq, hash: line.hash }
+          written.push(request)
+        }
+        if (written.length > 0) {
+          const result = yield* Effect.either(writeLines(text, last, written.length))
+          if (result._tag === "Left") {
+            yield* recordFailure(result.left, written.length)
+            for (const request of written) yield* Deferred.fail(request.done, result.left)
+            written = []
+          }
         }
         let outcome: Exit.Exit<void, AuditSink.AuditWriteError> = Exit.void
         const due = policy._tag === "EveryEntry"
