@@ -24,12 +24,13 @@ export interface Options {
   /** Bytes of the stream for the `Gateway.stream` rows (it costs more per pass). */
   readonly gatewaySize: number
   readonly gatewaySamples: number
+  readonly warmupMs?: number | undefined
 }
 
 export const options = {
   full: { size: 50_000_000, chunkSizes: [16_384, 17], samples: 5, gatewaySize: 50_000_000, gatewaySamples: 3 },
   quick: { size: 10_000_000, chunkSizes: [16_384, 17], samples: 3, gatewaySize: 10_000_000, gatewaySamples: 3 },
-  tiny: { size: 20_000, chunkSizes: [16_384, 17], samples: 1, gatewaySize: 20_000, gatewaySamples: 1 }
+  tiny: { size: 20_000, chunkSizes: [16_384, 17], samples: 1, gatewaySize: 20_000, gatewaySamples: 1, warmupMs: 1 }
 } satisfies Record<string, Options>
 
 /** The library's decoder over the chunks; the same figures as the baseline's. */
@@ -134,7 +135,8 @@ export const run = async (opts: Options): Promise<ReadonlyArray<Row>> => {
     const equal = same(decodeWithLibrary(chunks), expected) && same(Baseline.decodeAll(chunks), expected)
     const result = pair(() => decodeWithLibrary(chunks), () => Baseline.decodeAll(chunks), {
       samples: opts.samples,
-      sampleMs: 0
+      sampleMs: 0,
+      warmupMs: opts.warmupMs
     })
     const library = mbps(size, result.library)
     rows.push(row({

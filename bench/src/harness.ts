@@ -28,6 +28,8 @@ export interface PairOptions {
   readonly samples: number
   /** Each sample runs the operation enough times to take about this long. */
   readonly sampleMs: number
+  /** Each side runs this long before it is measured, so that both are compiled by the JIT. Default 250 ms. */
+  readonly warmupMs?: number | undefined
 }
 
 export interface PairResult {
@@ -64,7 +66,11 @@ export const pair = (
   baseline: (i: number) => void,
   options: PairOptions
 ): PairResult => {
-  // Warm-up doubles as calibration, for both sides.
+  const warmup = options.warmupMs ?? 250
+  for (const op of [library, baseline]) {
+    const start = now()
+    for (let i = 0; elapsedMs(start) < warmup; i++) op(i)
+  }
   const iterations = Math.min(calibrate(library, options.sampleMs), calibrate(baseline, options.sampleMs))
   const lib: Array<number> = []
   const base: Array<number> = []

@@ -33,12 +33,13 @@ export interface Options {
   readonly payloads: number
   readonly samples: number
   readonly sampleMs: number
+  readonly warmupMs?: number | undefined
 }
 
 export const options = {
   full: { messages: [1, 10, 25], payloads: 48, samples: 15, sampleMs: 60 },
   quick: { messages: [1, 10, 25], payloads: 24, samples: 7, sampleMs: 30 },
-  tiny: { messages: [1, 25], payloads: 3, samples: 1, sampleMs: 1 }
+  tiny: { messages: [1, 25], payloads: 3, samples: 1, sampleMs: 1, warmupMs: 1 }
 } satisfies Record<string, Options>
 
 export const run = (opts: Options): ReadonlyArray<Row> => {

@@ -14,12 +14,13 @@ export interface Options {
   readonly kinds: ReadonlyArray<Data.TextKind>
   readonly samples: number
   readonly sampleMs: number
+  readonly warmupMs?: number | undefined
 }
 
 export const options = {
   full: { sizes: [1_000, 100_000, 1_000_000], kinds: Data.textKinds, samples: 9, sampleMs: 40 },
   quick: { sizes: [1_000, 100_000, 1_000_000], kinds: Data.textKinds, samples: 5, sampleMs: 20 },
-  tiny: { sizes: [1_000, 4_000], kinds: Data.textKinds, samples: 1, sampleMs: 1 }
+  tiny: { sizes: [1_000, 4_000], kinds: Data.textKinds, samples: 1, sampleMs: 1, warmupMs: 1 }
 } satisfies Record<string, Options>
 
 /** The rules the benchmark scans with: the defaults, with e-mail addresses and phone numbers redacted. */
