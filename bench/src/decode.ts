@@ -28,7 +28,7 @@ export interface Options {
 }
 
 export const options = {
-  full: { size: 50_000_000, chunkSizes: [16_384, 17], samples: 5, gatewaySize: 50_000_000, gatewaySamples: 3 },
+  full: { size: 50_000_000, chunkSizes: [16_384, 17], samples: 3, gatewaySize: 20_000_000, gatewaySamples: 3 },
   quick: { size: 10_000_000, chunkSizes: [16_384, 17], samples: 3, gatewaySize: 10_000_000, gatewaySamples: 3 },
   tiny: { size: 20_000, chunkSizes: [16_384, 17], samples: 1, gatewaySize: 20_000, gatewaySamples: 1, warmupMs: 1 }
 } satisfies Record<string, Options>

@@ -29,9 +29,9 @@ export interface Options {
 export const options = {
   full: {
     concurrency: [1, 50, 200],
-    calls: (c: number) => (c === 1 ? 300 : c * 40),
+    calls: (c: number) => (c === 1 ? 200 : c === 50 ? 1_500 : 2_000),
     rounds: 3,
-    warmup: 400
+    warmup: 300
   },
   quick: {
     concurrency: [1, 50, 200],

@@ -172,7 +172,16 @@ export const detectSecretAssignment = (text: string): Array<Span> => {
   const statements = scanPattern(isPattern, text, acceptIs)
   if (statements.length === 0) return assignments
   if (assignments.length === 0) return statements
-  return [...assignments, ...statements].sort((a, b) => a.start - b.start)
+  // Both lists are in order of start: merge them (assignments first on a tie), in linear time.
+  const merged: Array<Span> = []
+  let a = 0
+  let b = 0
+  while (a < assignments.length && b < statements.length) {
+    merged.push(statements[b].start < assignments[a].start ? statements[b++] : assignments[a++])
+  }
+  while (a < assignments.length) merged.push(assignments[a++])
+  while (b < statements.length) merged.push(statements[b++])
+  return merged
 }
 
 /** @internal */
