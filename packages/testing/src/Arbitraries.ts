@@ -197,7 +197,9 @@ export const invalidPayloadWith = (limits: Partial<Prompt.Limits> = {}): FastChe
     (p) =>
       FastCheck.oneof(
         FastCheck.double({ min: l.maxTemperature, max: l.maxTemperature + 100, minExcluded: true, noNaN: true }),
-        FastCheck.double({ min: l.minTemperature - 100, max: l.minTemperature, maxExcluded: true, noNaN: true }),
+        // fast-check orders -0 below 0, so "below 0" can give -0, which is a valid temperature: keep what is truly below.
+        FastCheck.double({ min: l.minTemperature - 100, max: l.minTemperature, maxExcluded: true, noNaN: true })
+          .filter((t) => t < l.minTemperature),
         nonFinite,
         notANumber
       ).map((temperature) => invalid({ ...p, temperature }, "temperature")),
