@@ -220,7 +220,43 @@ export type Event = Delta | Fallback | Done
 export interface Service {
   /** The events of one call: `Delta`s then `Done`, or `Fallback` then `Done`, or a `GatewayError`. */
   readonly stream: (request: Request) => Stream.Stream<Event, GatewayError>
+  /**
+   * The same call as `stream`, pulled by hand: it opens in the current scope (which aborts it when it closes) and
+   * gives the effect that pulls the next events. A consumer that reads a call to its end in one fiber (the
+   * pipeline's `run`) saves the cost of a `Stream` this way.
+   */
+  readonly open: (request: Request) => Effect.Effect<Pull, GatewayError, Scope.Scope>
 }
+
+/**
+ * The next events of an opened call; `Option.none()` when it ended, after its `Done`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pull = Effect.Effect<Chunk.Chunk<Event>, Option.Option<GatewayError>>
+
+/**
+ * A gateway from its `stream` alone (a gateway layer of your own, a scripted one); `open` pulls that stream.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromStream = (stream: (request: Request) => Stream.Stream<Event, GatewayError>): Service => ({
+  stream,
+  open: (request) => Stream.toPull(stream(request))
+})
+
+/**
+ * A gateway from its `open` alone; `stream` repeats the pull.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const fromOpen = (open: (request: Request) => Effect.Effect<Pull, GatewayError, Scope.Scope>): Service => ({
+  open,
+  stream: (request) => Stream.unwrapScoped(Effect.map(open(request), Stream.repeatEffectChunkOption))
+})
 
 /**
  * @since 0.1.0
@@ -413,8 +449,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const tokens = yield* TokenProvider
     const url = `${options.apiUrl.replace(/\/+$/, "")}${options.chatPath ?? defaults.chatPath}`
 
-    const stream = (request: Request): Stream.Stream<Event, GatewayError> =>
-      Stream.unwrapScoped(Effect.gen(function*() {
+    const open = (request: Request): Effect.Effect<Pull, GatewayError, Scope.Scope> =>
+      Effect.gen(function*() {
         // The call's span lasts as long as its scope: until the stream ends, whatever ends it.
         const span = yield* Effect.makeSpanScoped("Gateway.stream", {
           attributes: { idempotencyKey: request.idempotencyKey }
@@ -718,7 +754,12 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             lastStatus: state.lastStatus,
             lastError: state.lastError
           }
-          return Stream.make<[Event, Event]>(fallback, done("fallback", settings.fallbackText, 0))
+          let given = false
+          return Effect.suspend(() => {
+            if (given) return Effect.fail(Option.none())
+            given = true
+            return Effect.succeed(Chunk.make<[Event, Event]>(fallback, done("fallback", settings.fallbackText, 0)))
+          })
         }
 
         const { body: queue, decoder } = opened.value
@@ -752,29 +793,45 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
             ...(state.correlationId === undefined ? {} : { correlationId: state.correlationId })
           })
 
-        const pull: Effect.Effect<Chunk.Chunk<Event>, Option.Option<GatewayError>> = Effect.gen(function*() {
+        // The frames that opened the call come first; `Done` comes after the end of the body.
+        let first: Chunk.Chunk<Event> | undefined = toEvents(opened.value.frames)
+        // Set once the call gave `Done` or failed: every pull after that says it ended.
+        let over = false
+        const stop = (error: StreamInterrupted) => {
+          over = true
+          return Effect.fail(Option.some<GatewayError>(error))
+        }
+
+        const pull: Pull = Effect.gen(function*() {
+          if (over) return yield* Effect.fail(Option.none())
+          if (first !== undefined) {
+            const events = first
+            first = undefined
+            if (Chunk.isNonEmpty(events)) return events
+          }
           for (;;) {
             if (pendingFailure !== undefined) {
-              return yield* Effect.fail(
-                Option.some(interrupted(interruptionReason(pendingFailure), describeFailure(pendingFailure)))
-              )
+              return yield* stop(interrupted(interruptionReason(pendingFailure), describeFailure(pendingFailure)))
             }
-            if (ended) return yield* Effect.fail(Option.none())
+            if (ended) {
+              over = true
+              return Chunk.of<Event>(done("complete", state.delivered.join(""), decoder.skipped))
+            }
             const now = yield* Clock.currentTimeMillis
             const untilCallDeadline = callDeadline - now
             if (untilCallDeadline <= 0) {
-              return yield* Effect.fail(
-                Option.some(interrupted("call-timeout", `the call took longer than ${settings.callTimeoutMillis} ms`))
+              return yield* stop(
+                interrupted("call-timeout", `the call took longer than ${settings.callTimeoutMillis} ms`)
               )
             }
             const wait = Math.min(settings.frameGapMillis, untilCallDeadline)
             const take = yield* queue.pipe(Effect.timeoutOption(Duration.millis(wait)))
             if (Option.isNone(take)) {
-              return yield* Effect.fail(Option.some(
+              return yield* stop(
                 wait < settings.frameGapMillis
                   ? interrupted("call-timeout", `the call took longer than ${settings.callTimeoutMillis} ms`)
                   : interrupted("stall", `the gateway sent nothing for ${settings.frameGapMillis} ms`)
-              ))
+              )
             }
             const events = Take.match(take.value, {
               onEnd: () => {
@@ -801,21 +858,15 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
                 return toEvents(frames)
               }
             })
-            if (events instanceof StreamInterrupted) return yield* Effect.fail(Option.some(events))
+            if (events instanceof StreamInterrupted) return yield* stop(events)
             if (Chunk.isNonEmpty(events)) return events
           }
         })
 
-        const first = toEvents(opened.value.frames)
-        return Stream.fromChunk(first).pipe(
-          Stream.concat(Stream.repeatEffectChunkOption(pull)),
-          Stream.concat(
-            Stream.suspend(() => Stream.succeed<Event>(done("complete", state.delivered.join(""), decoder.skipped)))
-          )
-        )
-      }))
+        return pull
+      })
 
-    return { stream } satisfies Service
+    return fromOpen(open)
   })
 
 /**

@@ -16,6 +16,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AuditEntry from "./AuditEntry.js"
@@ -544,35 +545,47 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
 
         // The pipeline keeps its own copy of what the caller received (the output guard may change it), so the
         // gateway need not keep another.
-        const events = gateway.stream({
+        const request: Gateway.Request = {
           payload: checked.payload,
           idempotencyKey: call.key,
           options: { ...runOptions.call, fallbackText, retainText: false }
-        })
-        return { events, onEvents, onError }
+        }
+        return { request, onEvents, onError }
       })
 
     const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
-      Stream.unwrapScoped(Effect.map(start(input, runOptions), ({ events, onError, onEvents }) =>
-        events.pipe(
+      Stream.unwrapScoped(Effect.map(start(input, runOptions), ({ onError, onEvents, request }) =>
+        gateway.stream(request).pipe(
           Stream.mapChunksEffect((chunk) =>
             Effect.map(Clock.currentTimeMillis, (now) => Chunk.unsafeFromArray(onEvents(chunk, now)))
           ),
           Stream.catchAll((error) => Stream.fromIterableEffect(onError(error)))
         )))
 
-    // The same call as `stream`, consumed here: no stream of the pipeline's own events to build and fold.
+    // The same call as `stream`, pulled from the gateway here: no `Stream` to build and fold, on either side.
     const run = (input: unknown, runOptions: RunOptions = {}): Effect.Effect<Completion, PipelineError> =>
       Effect.scoped(Effect.gen(function*() {
-        const { events, onError, onEvents } = yield* start(input, runOptions)
+        const { onError, onEvents, request } = yield* start(input, runOptions)
+        const clock = yield* Effect.clock
         let completion: Completion | undefined
-        const take = (out: ReadonlyArray<PipelineEvent>) => {
+        const take = (out: ReadonlyArray<PipelineEvent>): boolean => {
           for (const event of out) if (event._tag === "Completed") completion = event.completion
+          return completion === undefined
         }
-        yield* events.pipe(
-          Stream.runForEachChunk((chunk) => Effect.map(Clock.currentTimeMillis, (now) => take(onEvents(chunk, now)))),
-          Effect.catchAll((error) => Effect.map(onError(error), take))
-        )
+        const failed = (error: Gateway.GatewayError) => Effect.map(onError(error), take)
+        const pull = yield* gateway.open(request).pipe(Effect.either)
+        if (pull._tag === "Left") {
+          yield* failed(pull.left)
+        } else {
+          // Pulls until the `Completed` event: the gateway's `Done`, or the end `onError` makes of a failure.
+          const step = pull.right.pipe(
+            Effect.map((chunk) => take(onEvents(chunk, clock.unsafeCurrentTimeMillis()))),
+            Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(false) : failed(error.value))
+          )
+          while (yield* step) {
+            // each step delivers one chunk of events
+          }
+        }
         if (completion === undefined) return yield* Effect.dieMessage("a pipeline call ended without a completion")
         return completion
       })).pipe(Effect.withSpan("Pipeline.run"))

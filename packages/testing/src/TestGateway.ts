@@ -277,14 +277,13 @@ export const make = (
 ): Effect.Effect<{ readonly gateway: Gateway.Service; readonly recorder: Recorder }> =>
   Effect.gen(function*() {
     const requests = yield* Ref.make<ReadonlyArray<Gateway.Request>>([])
-    const gateway: Gateway.Service = {
-      stream: (request) =>
-        Stream.unwrap(
-          Ref.modify(requests, (all) => [all.length, [...all, request]] as const).pipe(
-            Effect.map((index) => play(pick(scripts, request, index), request, options))
-          )
+    const gateway = Gateway.fromStream((request) =>
+      Stream.unwrap(
+        Ref.modify(requests, (all) => [all.length, [...all, request]] as const).pipe(
+          Effect.map((index) => play(pick(scripts, request, index), request, options))
         )
-    }
+      )
+    )
     return { gateway, recorder: { requests: Ref.get(requests) } }
   })
 
