@@ -18,6 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AuditEntry from "./AuditEntry.js"
 import * as AuditSink from "./AuditSink.js"
@@ -553,38 +554,58 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
         return { request, onEvents, onError }
       })
 
-    const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
-      Stream.unwrapScoped(Effect.map(start(input, runOptions), ({ onError, onEvents, request }) =>
-        gateway.stream(request).pipe(
-          Stream.mapChunksEffect((chunk) =>
-            Effect.map(Clock.currentTimeMillis, (now) => Chunk.unsafeFromArray(onEvents(chunk, now)))
-          ),
-          Stream.catchAll((error) => Stream.fromIterableEffect(onError(error)))
-        )))
+    // A call opened in the current scope, as the effect that pulls its next events: the gateway's events made the
+    // pipeline's, and a gateway failure made the call's end by `onError`. `stream` repeats it and `run` loops over
+    // it, so a call is the same call either way, with one `Stream` at most between the gateway and the caller.
+    const open = (
+      input: unknown,
+      runOptions: RunOptions
+    ): Effect.Effect<Effect.Effect<Chunk.Chunk<PipelineEvent>, Option.Option<PipelineError>>, never, Scope.Scope> =>
+      Effect.gen(function*() {
+        const clock = yield* Effect.clock
+        const started = yield* Effect.either(start(input, runOptions))
+        if (started._tag === "Left") return Effect.fail(Option.some(started.left))
+        const { onError, onEvents, request } = started.right
+        const opened = yield* Effect.either(gateway.open(request))
+        let over = false
+        const failed = (error: Gateway.GatewayError) => {
+          over = true
+          return Effect.mapBoth(onError(error), { onFailure: Option.some, onSuccess: Chunk.unsafeFromArray })
+        }
+        if (opened._tag === "Left") {
+          const error = opened.left
+          return Effect.suspend(() => over ? Effect.fail(Option.none()) : failed(error))
+        }
+        const pull = opened.right
+        return Effect.suspend(() =>
+          over ? Effect.fail(Option.none()) : Effect.matchEffect(pull, {
+            onSuccess: (chunk) =>
+              Effect.succeed(Chunk.unsafeFromArray(onEvents(chunk, clock.unsafeCurrentTimeMillis()))),
+            onFailure: (error) => {
+              if (Option.isSome(error)) return failed(error.value)
+              over = true
+              return Effect.fail(Option.none())
+            }
+          })
+        )
+      })
 
-    // The same call as `stream`, pulled from the gateway here: no `Stream` to build and fold, on either side.
+    const stream = (input: unknown, runOptions: RunOptions = {}): Stream.Stream<PipelineEvent, PipelineError> =>
+      Stream.unwrapScoped(Effect.map(open(input, runOptions), Stream.repeatEffectChunkOption))
+
     const run = (input: unknown, runOptions: RunOptions = {}): Effect.Effect<Completion, PipelineError> =>
       Effect.scoped(Effect.gen(function*() {
-        const { onError, onEvents, request } = yield* start(input, runOptions)
-        const clock = yield* Effect.clock
+        const pull = yield* open(input, runOptions)
         let completion: Completion | undefined
-        const take = (out: ReadonlyArray<PipelineEvent>): boolean => {
-          for (const event of out) if (event._tag === "Completed") completion = event.completion
-          return completion === undefined
-        }
-        const failed = (error: Gateway.GatewayError) => Effect.map(onError(error), take)
-        const pull = yield* gateway.open(request).pipe(Effect.either)
-        if (pull._tag === "Left") {
-          yield* failed(pull.left)
-        } else {
-          // Pulls until the `Completed` event: the gateway's `Done`, or the end `onError` makes of a failure.
-          const step = pull.right.pipe(
-            Effect.map((chunk) => take(onEvents(chunk, clock.unsafeCurrentTimeMillis()))),
-            Effect.catchAll((error) => Option.isNone(error) ? Effect.succeed(false) : failed(error.value))
-          )
-          while (yield* step) {
-            // each step delivers one chunk of events
-          }
+        const step = Effect.matchEffect(pull, {
+          onSuccess: (events) => {
+            for (const event of events) if (event._tag === "Completed") completion = event.completion
+            return Effect.succeed(true)
+          },
+          onFailure: (error) => Option.isSome(error) ? Effect.fail(error.value) : Effect.succeed(false)
+        })
+        while (yield* step) {
+          // each step takes one chunk of events, up to the end of the call
         }
         if (completion === undefined) return yield* Effect.dieMessage("a pipeline call ended without a completion")
         return completion
