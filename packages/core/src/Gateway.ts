@@ -453,7 +453,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Effect.gen(function*() {
         // The call's span lasts as long as its scope: until the stream ends, whatever ends it.
         const span = yield* Effect.makeSpanScoped("Gateway.stream", {
-          attributes: { idempotencyKey: request.idempotencyKey }
+          attributes: { idempotencyKey: request.idempotencyKey },
+          captureStackTrace: false
         })
         const settings = resolve(options, request.options)
         if (settings instanceof GatewayRequestInvalid) return yield* settings
@@ -653,7 +654,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
               Effect.onExit((exit) =>
                 Exit.isSuccess(exit) && exit.value._tag === "Opened" ? Effect.void : Scope.close(attemptScope, exit)
               ),
-              Effect.withSpan("Gateway.attempt", { attributes: { attempt: state.attempts } })
+              Effect.withSpan("Gateway.attempt", { attributes: { attempt: state.attempts }, captureStackTrace: false })
             )
             switch (result._tag) {
               case "Opened":

@@ -301,6 +301,9 @@ interface CallState {
   error: StageError | undefined
 }
 
+// A call's spans point at this module, not at its caller: capturing the call site costs a stack trace a call.
+const spanOptions = { captureStackTrace: false } as const
+
 const attemptsOf = (error: StageError): number =>
   "attempts" in error && typeof error.attempts === "number" ? error.attempts : 0
 
@@ -609,11 +612,11 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
         }
         if (completion === undefined) return yield* Effect.dieMessage("a pipeline call ended without a completion")
         return completion
-      })).pipe(Effect.withSpan("Pipeline.run"))
+      })).pipe(Effect.withSpan("Pipeline.run", spanOptions))
 
     return {
       run,
-      stream: (input, runOptions) => Stream.withSpan(stream(input, runOptions), "Pipeline.stream")
+      stream: (input, runOptions) => Stream.withSpan(stream(input, runOptions), "Pipeline.stream", spanOptions)
     } satisfies Service
   })
 

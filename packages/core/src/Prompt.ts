@@ -167,6 +167,60 @@ export const makePromptPayloadSchema = (limits: Partial<Limits> = {}): Schema.Sc
   }).annotations({ identifier: "PromptPayload", message: expected("a JSON object") })
 }
 
+const isObject = (u: unknown): u is Readonly<Record<string, unknown>> => typeof u === "object" && u !== null
+
+/**
+ * Reads a payload the way decoding with `makePromptPayloadSchema(limits)` (excess properties ignored) does, for
+ * the inputs that decoding accepts: the same payload, or `undefined` for any input it might reject. It is the
+ * validator's fast path, written out because the generic decoder costs several times more than the checks; a
+ * property test holds the two together, and an input it does not take goes to the schema, which names the
+ * problem.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const makeReader = (limits: Partial<Limits> = {}): (input: unknown) => PromptPayload | undefined => {
+  const l: Limits = { ...defaultLimits, ...limits }
+  return (input) => {
+    // A field that is missing reads as `undefined`, which no check below takes; like the schema, a field may come
+    // from the prototype.
+    if (!isObject(input)) return undefined
+    const instructions = input.systemInstructions
+    const context = input.context
+    const temperature = input.temperature
+    const maxTokens = input.maxTokens
+    const modelId = input.modelId
+    if (!Array.isArray(instructions) || instructions.length > l.maxSystemInstructions) return undefined
+    const systemInstructions: Array<string> = []
+    for (let i = 0; i < instructions.length; i++) {
+      const instruction: unknown = instructions[i]
+      if (typeof instruction !== "string" || instruction.length > l.maxSystemInstructionLength) return undefined
+      systemInstructions.push(instruction)
+    }
+    if (!Array.isArray(context) || context.length > l.maxContextMessages) return undefined
+    const messages: Array<ChatMessage> = []
+    for (let i = 0; i < context.length; i++) {
+      const message: unknown = context[i]
+      if (!isObject(message) || Array.isArray(message)) return undefined
+      const role = message.role
+      const content = message.content
+      if (role !== "user" && role !== "agent" && role !== "system") return undefined
+      if (typeof content !== "string" || content.length > l.maxContextMessageLength) return undefined
+      messages.push({ role, content })
+    }
+    if (
+      typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < l.minTemperature ||
+      temperature > l.maxTemperature
+    ) return undefined
+    if (
+      typeof maxTokens !== "number" || !Number.isFinite(maxTokens) || !Number.isInteger(maxTokens) ||
+      maxTokens < l.minMaxTokens || maxTokens > l.maxMaxTokens
+    ) return undefined
+    if (typeof modelId !== "string" || modelId.trim().length === 0) return undefined
+    return { systemInstructions, context: messages, temperature, maxTokens, modelId }
+  }
+}
+
 /**
  * The payload schema under the specification's limits.
  *

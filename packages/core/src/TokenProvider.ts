@@ -316,7 +316,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           }
         }
       })
-    ).pipe(Effect.withSpan("TokenProvider.get"))
+    ).pipe(Effect.withSpan("TokenProvider.get", { captureStackTrace: false }))
 
     const invalidate = (token: Redacted.Redacted<string>) =>
       Ref.update(

@@ -5,6 +5,7 @@
  */
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -82,15 +83,19 @@ const issuesOf = (error: ParseResult.ParseError): ReadonlyArray<ValidationIssue>
  * @category constructors
  */
 export const make = (limits: Partial<Prompt.Limits> = {}): Service => {
-  const decode = Schema.decodeUnknown(Prompt.makePromptPayloadSchema(limits), {
+  const read = Prompt.makeReader(limits)
+  const decode = Schema.decodeUnknownEither(Prompt.makePromptPayloadSchema(limits), {
     errors: "all",
     onExcessProperty: "ignore"
   })
   return {
     validate: Effect.fn("Validation.validate")(function*(input: unknown) {
-      return yield* decode(input).pipe(
-        Effect.mapError((error) => new PromptValidationError({ issues: issuesOf(error) }))
-      )
+      // A valid payload is read directly; anything else goes through the schema, which names every problem.
+      const payload = read(input)
+      if (payload !== undefined) return payload
+      const decoded = decode(input)
+      if (Either.isRight(decoded)) return decoded.right
+      return yield* new PromptValidationError({ issues: issuesOf(decoded.left) })
     })
   }
 }
