@@ -57,7 +57,13 @@ describe("benchmarks on tiny inputs", () => {
   it("memory: every child received the whole reply and reported its checkpoints", async () => {
     const result = await Memory.run(Memory.options.tiny)
     sane(result.rows, { positive: false })
-    expect(result.big.map((b) => b.mode).sort()).toEqual(["fetch", "run", "stream", "stream-discard"])
+    expect(result.big.map((b) => b.mode).sort()).toEqual([
+      "fetch",
+      "run",
+      "stream",
+      "stream-discard",
+      "stream-discard-deferred"
+    ])
     for (const b of result.big) {
       expect(b.ok, b.mode).toBe(true)
       expect(b.peakRss).toBeGreaterThanOrEqual(b.baselineRss)

@@ -1,27 +1,16 @@
 import { assert, describe, it } from "@effect/vitest"
-import {
-  ContextWindow,
-  Fallback,
-  Gateway,
-  IdGenerator,
-  MetricsWebhook,
-  Pipeline,
-  SafetyPolicy,
-  TokenEstimator,
-  Validation
-} from "@genesys-llm/core"
+import { Gateway, Pipeline } from "@genesys-llm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { chatRequests, frames, layer, request } from "./gatewayHelpers.js"
+import { chatRequests, frames, input, layer, pipelineOver, request } from "./gatewayHelpers.js"
 
 // `open` is the gateway's call pulled by hand (what `Pipeline.run` uses); `stream` repeats that pull. Both must give
 // the same events and the same failures, whatever the answer.
@@ -164,27 +153,7 @@ describe("Gateway.fromStream", () => {
 })
 
 // The pipeline over the real gateway: `run` (which pulls) and `stream` end every kind of call alike.
-const stages = (chat: TestHttpClient.Handler) =>
-  Pipeline.layer().pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      Validation.layerDefault,
-      ContextWindow.layerDefault.pipe(Layer.provide(TokenEstimator.layerDefault)),
-      SafetyPolicy.layer({}).pipe(Layer.orDie),
-      IdGenerator.layerTest(["llm-gw-key-1", "llm-gw-key-2"]),
-      layer(chat),
-      Fallback.layer("One moment please."),
-      TestAuditSink.layer,
-      MetricsWebhook.layerNoop
-    ))
-  )
-
-const input = {
-  systemInstructions: ["Be brief."],
-  context: [{ role: "user", content: "Hi" }],
-  temperature: 0.2,
-  maxTokens: 256,
-  modelId: "model-a"
-}
+const stages = (chat: TestHttpClient.Handler) => pipelineOver(layer(chat))
 
 type Ending =
   | { readonly _tag: "Completion"; readonly completion: Pipeline.Completion }

@@ -1,26 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import {
-  ContextWindow,
-  Fallback,
-  Gateway,
-  IdGenerator,
-  MetricsWebhook,
-  Pipeline,
-  SafetyPolicy,
-  TokenEstimator,
-  Validation
-} from "@genesys-llm/core"
+import { Gateway, Pipeline } from "@genesys-llm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestGateway from "../src/TestGateway.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { frames, layer, request } from "./gatewayHelpers.js"
+import { frames, input, layer, pipelineOver, request } from "./gatewayHelpers.js"
 
 // `retainText: false` lets a long answer stream through in bounded memory: the text goes to the events only.
 
@@ -100,26 +89,9 @@ describe("Gateway retainText", () => {
 })
 
 const stages = (scripts: TestGateway.Scripts, pipeline: Pipeline.Options = {}) =>
-  Pipeline.layer(pipeline).pipe(
-    Layer.provideMerge(Layer.mergeAll(
-      Validation.layerDefault,
-      ContextWindow.layerDefault.pipe(Layer.provide(TokenEstimator.layerDefault)),
-      SafetyPolicy.layer({ actions: { email: "redact" } }).pipe(Layer.orDie),
-      IdGenerator.layerTest(["llm-gw-key-1", "llm-gw-key-2"]),
-      TestGateway.layer(scripts),
-      Fallback.layer("One moment please."),
-      TestAuditSink.layer,
-      MetricsWebhook.layerNoop
-    ))
-  )
+  pipelineOver(TestGateway.layer(scripts), { pipeline, safety: { actions: { email: "redact" } } })
 
-const payload = {
-  systemInstructions: ["Be brief."],
-  context: [{ role: "user", content: "Hi" }],
-  temperature: 0.2,
-  maxTokens: 256,
-  modelId: "model-a"
-}
+const payload = input
 
 const streamed = (options: Pipeline.RunOptions) =>
   Pipeline.stream(payload, options).pipe(

@@ -1,7 +1,20 @@
-import { Gateway, type Prompt, TokenProvider } from "@genesys-llm/core"
+import {
+  ContextWindow,
+  Fallback,
+  Gateway,
+  IdGenerator,
+  MetricsWebhook,
+  Pipeline,
+  type Prompt,
+  SafetyPolicy,
+  TokenEstimator,
+  TokenProvider,
+  Validation
+} from "@genesys-llm/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
 
 export const chatPath = "/api/v2/ai/llm-gateway/chat"
@@ -52,3 +65,30 @@ export const chatRequests = Effect.flatMap(TestHttpClient.TestHttpClient, (r) =>
 export const tokenRequests = Effect.flatMap(TestHttpClient.TestHttpClient, (r) => r.requestsTo(tokenPath))
 
 export const frames = (...contents: ReadonlyArray<string>) => contents.map((content) => ({ content }))
+
+/** The pipeline over the given gateway layer, with the default stages, two keys and a memory audit sink. */
+export const pipelineOver = <ROut, E, R>(
+  gateway: Layer.Layer<ROut, E, R>,
+  options: { readonly pipeline?: Pipeline.Options; readonly safety?: SafetyPolicy.Options } = {}
+) =>
+  Pipeline.layer(options.pipeline ?? {}).pipe(
+    Layer.provideMerge(Layer.mergeAll(
+      Validation.layerDefault,
+      ContextWindow.layerDefault.pipe(Layer.provide(TokenEstimator.layerDefault)),
+      SafetyPolicy.layer(options.safety ?? {}).pipe(Layer.orDie),
+      IdGenerator.layerTest(["llm-gw-key-1", "llm-gw-key-2"]),
+      Fallback.layer("One moment please."),
+      TestAuditSink.layer,
+      MetricsWebhook.layerNoop
+    )),
+    Layer.provideMerge(gateway)
+  )
+
+/** A pipeline input: one instruction, one message. */
+export const input = {
+  systemInstructions: ["Be brief."],
+  context: [{ role: "user", content: "Hi" }],
+  temperature: 0.2,
+  maxTokens: 256,
+  modelId: "model-a"
+}
