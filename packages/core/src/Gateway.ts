@@ -244,7 +244,17 @@ export type Pull = Effect.Effect<Chunk.Chunk<Event>, Option.Option<GatewayError>
  */
 export const fromStream = (stream: (request: Request) => Stream.Stream<Event, GatewayError>): Service => ({
   stream,
-  open: (request) => Stream.toPull(stream(request))
+  open: (request) =>
+    Effect.map(Stream.toPull(stream(request)), (pull) => {
+      // A stream's pull fails again with the same error; an opened call says it ended after its failure.
+      let over = false
+      return Effect.suspend(() =>
+        over ? Effect.fail(Option.none()) : Effect.tapError(pull, () =>
+          Effect.sync(() => {
+            over = true
+          }))
+      )
+    })
 })
 
 /**

@@ -183,21 +183,22 @@ export const makeReader = (limits: Partial<Limits> = {}): (input: unknown) => Pr
   const l: Limits = { ...defaultLimits, ...limits }
   return (input) => {
     // A field that is missing reads as `undefined`, which no check below takes; like the schema, a field may come
-    // from the prototype.
-    if (!isObject(input)) return undefined
+    // from the prototype. Every bound is checked in the schema's form (`x <= max`), so that a NaN limit refuses
+    // here as it does there.
+    if (!isObject(input) || Array.isArray(input)) return undefined
     const instructions = input.systemInstructions
     const context = input.context
     const temperature = input.temperature
     const maxTokens = input.maxTokens
     const modelId = input.modelId
-    if (!Array.isArray(instructions) || instructions.length > l.maxSystemInstructions) return undefined
+    if (!Array.isArray(instructions) || !(instructions.length <= l.maxSystemInstructions)) return undefined
     const systemInstructions: Array<string> = []
     for (let i = 0; i < instructions.length; i++) {
       const instruction: unknown = instructions[i]
-      if (typeof instruction !== "string" || instruction.length > l.maxSystemInstructionLength) return undefined
+      if (typeof instruction !== "string" || !(instruction.length <= l.maxSystemInstructionLength)) return undefined
       systemInstructions.push(instruction)
     }
-    if (!Array.isArray(context) || context.length > l.maxContextMessages) return undefined
+    if (!Array.isArray(context) || !(context.length <= l.maxContextMessages)) return undefined
     const messages: Array<ChatMessage> = []
     for (let i = 0; i < context.length; i++) {
       const message: unknown = context[i]
@@ -205,16 +206,16 @@ export const makeReader = (limits: Partial<Limits> = {}): (input: unknown) => Pr
       const role = message.role
       const content = message.content
       if (role !== "user" && role !== "agent" && role !== "system") return undefined
-      if (typeof content !== "string" || content.length > l.maxContextMessageLength) return undefined
+      if (typeof content !== "string" || !(content.length <= l.maxContextMessageLength)) return undefined
       messages.push({ role, content })
     }
     if (
-      typeof temperature !== "number" || !Number.isFinite(temperature) || temperature < l.minTemperature ||
-      temperature > l.maxTemperature
+      typeof temperature !== "number" || !Number.isFinite(temperature) ||
+      !(temperature >= l.minTemperature && temperature <= l.maxTemperature)
     ) return undefined
     if (
       typeof maxTokens !== "number" || !Number.isFinite(maxTokens) || !Number.isInteger(maxTokens) ||
-      maxTokens < l.minMaxTokens || maxTokens > l.maxMaxTokens
+      !(maxTokens >= l.minMaxTokens && maxTokens <= l.maxMaxTokens)
     ) return undefined
     if (typeof modelId !== "string" || modelId.trim().length === 0) return undefined
     return { systemInstructions, context: messages, temperature, maxTokens, modelId }

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Gateway, Pipeline } from "@genesys-llm/core"
+import { Gateway, GatewayError, Pipeline } from "@genesys-llm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -34,13 +34,12 @@ const pulled = (req: Gateway.Request) =>
         events.push(...next.right)
         continue
       }
-      const again = yield* Effect.either(opened.right)
-      assert.isTrue(Either.isLeft(again), "an ended call stays ended")
-      if (Option.isNone(next.left)) {
-        assert.isTrue(Either.isLeft(again) && Option.isNone(again.left))
-        return { events, error: undefined } satisfies Pulled
+      // After its end or its failure, a call says it ended, every time.
+      for (let i = 0; i < 2; i++) {
+        const again = yield* Effect.either(opened.right)
+        assert.isTrue(Either.isLeft(again) && Option.isNone(again.left), "an ended call stays ended")
       }
-      return { events, error: next.left.value } satisfies Pulled
+      return { events, error: Option.getOrUndefined(next.left) } satisfies Pulled
     }
   }))
 
@@ -131,6 +130,17 @@ describe("Gateway.open", () => {
 })
 
 describe("Gateway.fromStream", () => {
+  it.effect("open fails once with the stream's error, then says it ended", () =>
+    Effect.gen(function*() {
+      const error = new GatewayError.TransportError({ description: "connect ECONNREFUSED", attempts: 1 })
+      const gateway = Gateway.fromStream(() =>
+        Stream.concat(Stream.make<Array<Gateway.Event>>({ _tag: "Delta", text: "a" }), Stream.fail(error))
+      )
+      const result = yield* pulled(request()).pipe(Effect.provideService(Gateway.Gateway, gateway))
+      assert.deepStrictEqual(result.events.map((e) => e._tag), ["Delta"])
+      assert.strictEqual(result.error, error)
+    }))
+
   it.effect("open pulls the given stream", () =>
     Effect.gen(function*() {
       const done: Gateway.Done = {

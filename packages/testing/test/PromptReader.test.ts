@@ -113,5 +113,24 @@ describe("Prompt.makeReader", () => {
     assert.isUndefined(check({ ...base, context: [["user", "x"]] }))
     assert.isUndefined(check(null))
     assert.isUndefined(check([]))
+    assert.isUndefined(check(Object.assign([], base)))
+  })
+
+  it("a NaN limit refuses, as in the schema", () => {
+    const valid = { systemInstructions: ["a"], context: [{ role: "user", content: "b" }], temperature: 1, maxTokens: 5 }
+    for (
+      const limits of [
+        { maxTemperature: Number.NaN },
+        { minTemperature: Number.NaN },
+        { maxMaxTokens: Number.NaN },
+        { minMaxTokens: Number.NaN },
+        { maxSystemInstructions: Number.NaN },
+        { maxSystemInstructionLength: Number.NaN },
+        { maxContextMessages: Number.NaN },
+        { maxContextMessageLength: Number.NaN }
+      ]
+    ) {
+      assert.isUndefined(both(limits)({ ...valid, modelId: "m" }), JSON.stringify(Object.keys(limits)))
+    }
   })
 })
