@@ -222,8 +222,8 @@ export interface Service {
   readonly stream: (request: Request) => Stream.Stream<Event, GatewayError>
   /**
    * The same call as `stream`, pulled by hand: it opens in the current scope (which aborts it when it closes) and
-   * gives the effect that pulls the next events. A consumer that reads a call to its end in one fiber (the
-   * pipeline's `run`) saves the cost of a `Stream` this way.
+   * gives the effect that pulls the next events, then `Option.none()` once the call gave `Done` or failed. A consumer
+   * that reads a call in one fiber (the pipeline does) saves the cost of a `Stream` this way.
    */
   readonly open: (request: Request) => Effect.Effect<Pull, GatewayError, Scope.Scope>
 }
