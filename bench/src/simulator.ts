@@ -37,6 +37,9 @@ export const spawnSimulator = async (options: {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, GENESYS_CLIENT_ID: "bench-client", GENESYS_CLIENT_SECRET: "bench-secret" }
   })
+  // A run that crashes or exits early takes its simulator with it.
+  const killOnExit = () => child.kill("SIGTERM")
+  process.once("exit", killOnExit)
   const url = await new Promise<string>((resolve, reject) => {
     let out = ""
     child.once("exit", (code) => reject(new Error(`the simulator exited with code ${code}`)))
@@ -54,6 +57,7 @@ export const spawnSimulator = async (options: {
     clientSecret: "bench-secret",
     close: () =>
       new Promise<void>((resolve) => {
+        process.off("exit", killOnExit)
         if (child.exitCode !== null) return resolve()
         child.once("exit", () => resolve())
         child.kill("SIGTERM")
