@@ -234,15 +234,6 @@ export const readPayload = (
     }
   })
 
-const isHttpUrl = (value: string): boolean => {
-  try {
-    const url = new URL(value)
-    return url.protocol === "http:" || url.protocol === "https:"
-  } catch {
-    return false
-  }
-}
-
 interface Overrides {
   readonly apiUrl: string | undefined
   readonly loginUrl: string | undefined
@@ -266,7 +257,7 @@ const checkFlags = (flags: Flags): Effect.Effect<Overrides, ExitCode.CliFailure>
     const apiUrl = yield* url("--api-url", flags.apiUrl)
     const loginUrl = yield* url("--login-url", flags.loginUrl)
     // The webhook URL may carry a token: it is checked, never repeated.
-    if (Option.isSome(flags.webhook) && !isHttpUrl(flags.webhook.value)) {
+    if (Option.isSome(flags.webhook) && !MetricsWebhook.isHttpUrl(flags.webhook.value)) {
       return yield* usage("--webhook must be an http or https URL")
     }
     if (Option.isSome(flags.maxLatency) && !(flags.maxLatency.value > 0)) {
@@ -328,21 +319,17 @@ export const config = (overrides: {
       Config.withDefault(MetricsWebhook.defaultOutboxPath)
     )
   }).pipe(
-    Config.mapOrFail(({ base, loginUrlSetting, outboxPath }) => {
+    Config.map(({ base, loginUrlSetting, outboxPath }): NodePipeline.Options => {
       const webhook = overrides.webhookUrl !== undefined
         ? { url: overrides.webhookUrl, outboxPath }
         : base.webhook
-      if (webhook !== undefined && overrides.webhookUrl === undefined) {
-        const url = webhook.url
-        if (!isHttpUrl(Redacted.isRedacted(url) ? Redacted.value(url) : String(url))) {
-          return Either.left(ConfigError.InvalidData(["COST_TRACKING_WEBHOOK"], "must be an http or https URL"))
-        }
-      }
+      // COST_TRACKING_WEBHOOK is checked by `NodePipeline.config` (`MetricsWebhook.urlConfig`), the flag by
+      // `checkFlags`, with the same rule.
       const apiUrl = overrides.apiUrl ?? base.gateway.apiUrl
       const loginUrl = overrides.loginUrl ??
         (Option.isNone(loginUrlSetting) && overrides.apiUrl !== undefined ? overrides.apiUrl : base.gateway.loginUrl)
       const fallbackText = overrides.fallbackText ?? base.fallbackText
-      return Either.right<NodePipeline.Options>({
+      return {
         ...base,
         gateway: {
           ...base.gateway,
@@ -352,7 +339,7 @@ export const config = (overrides: {
           ...(fallbackText === undefined ? {} : { fallbackText })
         },
         webhook
-      })
+      }
     })
   )
 

@@ -525,7 +525,14 @@ export const noop: Service = makeNoop()
  */
 export const layerNoop: Layer.Layer<MetricsWebhook> = Layer.succeed(MetricsWebhook, noop)
 
-const isHttpUrl = (value: string): boolean => {
+/**
+ * Whether a value is a URL the webhook accepts: an absolute http or https URL. `urlConfig` applies it to
+ * `COST_TRACKING_WEBHOOK`; a command line can apply it to a flag.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isHttpUrl = (value: string): boolean => {
   try {
     const parsed = new URL(value)
     return parsed.protocol === "http:" || parsed.protocol === "https:"

@@ -86,6 +86,15 @@ const outboxLines = Effect.gen(function*() {
 })
 
 describe("MetricsWebhook", () => {
+  it("isHttpUrl takes absolute http and https URLs only", () => {
+    for (const url of ["http://127.0.0.1:8080/hook", "https://hooks.example/x?token=t"]) {
+      assert.isTrue(MetricsWebhook.isHttpUrl(url), url)
+    }
+    for (const url of ["ftp://hooks.example/x", "hooks.example/x", "/hook", "", "mailto:a@b.example", "http//x"]) {
+      assert.isFalse(MetricsWebhook.isHttpUrl(url), url)
+    }
+  })
+
   it.effect("posts the specification's flat payload with an event id and the cost estimate", () =>
     Effect.gen(function*() {
       const receiver = yield* makeReceiver
