@@ -3,7 +3,11 @@
  * id and a turn (uuid v5), so that a Data Action retried by Architect maps to the same key and the gateway replays
  * the first answer instead of generating a second one.
  *
- * Random keys come from Effect's `Random`, so a test with a seeded or fixed `Random` gets the same keys every run.
+ * Live random keys come from the platform's cryptographic generator (`crypto.getRandomValues`, through the uuid
+ * package): Effect's default `Random` is seeded once per process from a single `Math.random()` draw, about 31 bits,
+ * so two processes could draw the same key and the gateway would replay one conversation's answer into another.
+ * `layerRandom` makes keys from Effect's `Random` instead, so a test with a seeded or fixed `Random` gets the same
+ * keys every run.
  *
  * @since 0.1.0
  */
@@ -108,7 +112,25 @@ const randomBytes = Effect.gen(function*() {
 })
 
 /**
- * A fresh random key from Effect's `Random`.
+ * A fresh uuid v4 from the platform's cryptographic generator (122 random bits), for ids that must not collide
+ * across processes: idempotency keys, webhook event ids.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const secureUuid: Effect.Effect<string> = Effect.sync(() => uuidV4())
+
+/**
+ * A fresh key from the platform's cryptographic generator.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const secure: Effect.Effect<string> = Effect.map(secureUuid, (uuid) => `${prefix}${uuid}`)
+
+/**
+ * A fresh key from Effect's `Random`: deterministic under a seeded `Random`, for tests. Not for live keys: the
+ * default `Random` carries about 31 bits of entropy per process.
  *
  * @since 0.1.0
  * @category utils
@@ -116,21 +138,35 @@ const randomBytes = Effect.gen(function*() {
 export const random: Effect.Effect<string> = Effect.map(randomBytes, (bytes) => `${prefix}${uuidV4({ random: bytes })}`)
 
 /**
+ * The live generator: random keys from the platform's cryptographic generator, derived keys by uuid v5.
+ *
  * @since 0.1.0
  * @category constructors
  */
 export const make: Service = {
-  next: random,
+  next: secure,
   derived: (conversationId, turn) => derive(conversationId, turn)
 }
 
 /**
- * The generator: random keys from Effect's `Random`, derived keys by uuid v5.
+ * The live generator: random keys from the platform's cryptographic generator, derived keys by uuid v5.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layer: Layer.Layer<IdGenerator> = Layer.succeed(IdGenerator, make)
+
+/**
+ * Random keys from Effect's `Random` (deterministic under `TestRandom` or a seeded `Random`), derived keys by uuid
+ * v5. For tests.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerRandom: Layer.Layer<IdGenerator> = Layer.succeed(IdGenerator, {
+  next: random,
+  derived: (conversationId, turn) => derive(conversationId, turn)
+})
 
 /**
  * A generator that hands out the given keys in order and then cycles; derived keys are computed as usual. For

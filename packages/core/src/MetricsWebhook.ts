@@ -41,12 +41,11 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Random from "effect/Random"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { v4 as uuidV4 } from "uuid"
 import * as AuditEntry from "./AuditEntry.js"
+import * as IdGenerator from "./IdGenerator.js"
 import { isNotFound, reasonOf } from "./internal/platformError.js"
 import * as Metrics from "./Metrics.js"
 
@@ -137,11 +136,9 @@ export const eventOf = (record: AuditEntry.CallRecord, eventId: string, costs: C
   }
 }
 
-const randomEventId = Effect.gen(function*() {
-  const bytes = new Uint8Array(16)
-  for (let i = 0; i < 16; i++) bytes[i] = yield* Random.nextIntBetween(0, 256)
-  return uuidV4({ random: bytes })
-})
+// Event ids come from the platform's cryptographic generator: the receiver deduplicates by them, so two processes
+// must never draw the same one (Effect's default `Random` holds about 31 bits per process).
+const randomEventId = IdGenerator.secureUuid
 
 // -----------------------------------------------------------------------------
 // The service

@@ -11,7 +11,7 @@ const uuidOf = (key: string) => {
 }
 
 describe("IdGenerator", () => {
-  it.effect("makes llm-gw-<uuid v4> keys from Effect's Random", () =>
+  it.effect("makes llm-gw-<uuid v4> keys from the platform's cryptographic generator", () =>
     Effect.gen(function*() {
       const ids = yield* IdGenerator.IdGenerator
       const keys = yield* Effect.all(Array.from({ length: 50 }, () => ids.next))
@@ -22,6 +22,23 @@ describe("IdGenerator", () => {
       }
       assert.strictEqual(new Set(keys).size, keys.length)
     }).pipe(Effect.provide(IdGenerator.layer)))
+
+  it("gives different live keys and event ids in two runtimes whose Effect Random has the same seed", () => {
+    // Each run stands for a process whose default Random drew the same seed: a live key must not follow it.
+    const inProcess = (layer: typeof IdGenerator.layer) =>
+      Effect.runSync(
+        Effect.all([Effect.flatMap(IdGenerator.IdGenerator, (ids) => ids.next), IdGenerator.secureUuid]).pipe(
+          Effect.provide(layer),
+          (program) => Effect.suspend(() => Effect.withRandom(program, Random.make(42)))
+        )
+      )
+    const [firstKey, firstEvent] = inProcess(IdGenerator.layer)
+    const [secondKey, secondEvent] = inProcess(IdGenerator.layer)
+    assert.notStrictEqual(firstKey, secondKey)
+    assert.notStrictEqual(firstEvent, secondEvent)
+    // The seeded layer, by contrast, repeats itself under the same seed: that is what tests rely on.
+    assert.strictEqual(inProcess(IdGenerator.layerRandom)[0], inProcess(IdGenerator.layerRandom)[0])
+  })
 
   it.effect("is deterministic under a seeded Random", () =>
     Effect.gen(function*() {
