@@ -24,7 +24,7 @@ import {
   TokenEstimator,
   Validation
 } from "@genesys-llm/core"
-import { NodeGateway } from "@genesys-llm/node"
+import { NodeFileLock, NodeGateway } from "@genesys-llm/node"
 import { GatewaySimulator } from "@genesys-llm/simulator"
 import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -140,8 +140,12 @@ export const PipelineLive = Pipeline.layer().pipe(
     SafetyPolicy.layer({ custom: [accountNumberRule] }), // the default rules, plus the app's
     AssistFallback.pipe(Layer.provide(AssistConfig.Default)),
     NodeGateway.layerConfig, // Gateway, TokenProvider and IdGenerator from GENESYS_* and LLM_*
-    AuditLog.layerConfig().pipe(Layer.provide(NodeFileSystem.layer)), // LLM_AUDIT_LOG_PATH
-    MetricsWebhook.layerConfig().pipe(Layer.provide([NodeHttpClient.layerUndici, NodeFileSystem.layer])) // none unless COST_TRACKING_WEBHOOK
+    // The audit log (LLM_AUDIT_LOG_PATH) and the webhook (none unless COST_TRACKING_WEBHOOK), each file with one
+    // writer: their locks are taken in this order, the audit log's first, as every instance of the app does.
+    MetricsWebhook.layerConfig().pipe(
+      Layer.provideMerge(AuditLog.layerConfig()),
+      Layer.provide([NodeHttpClient.layerUndici, NodeFileSystem.layer, NodeFileLock.layer])
+    )
   ))
 )
 

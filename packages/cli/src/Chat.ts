@@ -442,7 +442,9 @@ export const execute = (flags: Flags): Effect.Effect<Result, never, FileSystem.F
         ConfigError: (error) => Effect.fail(ExitCode.ofConfigError(error)),
         AuditWriteError: (error) =>
           Effect.fail(layerFailure(1, error._tag, `cannot use the audit log: ${error.message}`)),
-        WebhookOutboxError: (error) => Effect.fail(layerFailure(1, error._tag, error.message)),
+        OutboxError: (error) => Effect.fail(layerFailure(1, error._tag, error.message)),
+        // Another process holds the audit log or the outbox: the message names the file and the holder.
+        FileLockError: (error) => Effect.fail(layerFailure(1, error._tag, error.message)),
         SafetyConfigError: (error) => Effect.fail(layerFailure(2, error._tag, error.message))
       })
     )

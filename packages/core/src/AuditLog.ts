@@ -2,6 +2,12 @@
  * The audit log file: one JSON line per call, appended through `@effect/platform` FileSystem by a single
  * serialised writer, hash-chained, recovered on open, and checked by `verify`.
  *
+ * - One writer: the sink takes the exclusive `FileLock` of the log when it opens and holds it while it is open.
+ *   A second sink on the same file, in this process or another, waits for the first to close (30 seconds by
+ *   default, `lockWait`), then fails with `FileLockError` naming the file and the holder (pid, host); with
+ *   `lockWait: 0` it fails at once. Several processes that want one log (instances behind a load balancer, a
+ *   fleet of workers) use the database sink, which appends every instance's entries to one chain, not a shared
+ *   file.
  * - Whole lines only: the lines of a batch (those queued while the writer was busy), each with its newline, go
  *   out in one `writeAll` on a file opened in append mode by the one writer, so lines never interleave. A failed
  *   write (or, with `fsync` per entry, a failed sync) is rolled back by truncating the file to its last good
@@ -10,11 +16,13 @@
  *   close (a failed batched sync is reported, the lines stay).
  * - The chain: `seq` counts lines from 1, `prevHash` is the previous line's hash, `hash` the SHA-256 of the
  *   line's canonical JSON without `hash`. Lines are written in canonical form, so any byte changed is seen.
- * - On open, the tail is checked: a last line without a newline, or a last line that is not valid JSON, not a
- *   valid entry or not linked to the line before, is moved to `<path>.torn-<millis>`, the log is truncated to
- *   its last good line, and a `recovery` entry that links to that line and carries the SHA-256 of the moved
- *   bytes is written. A log broken before its last line fails to open (`corrupt`): that is tampering or damage
- *   for `verify` and a person, not for automatic repair.
+ * - On open, under the lock, the tail is checked: a last line without a newline, or a last line that is not valid
+ *   JSON, not a valid entry or not linked to the line before, is what a writer that died left (no other writer
+ *   can have written it). Its bytes are kept: copied, synced, to `<path>.torn-<millis>`, named in a warning log
+ *   line, counted in `genesys_llm_audit_recoveries_total`; only then is the log cut to its last good line, and a
+ *   `recovery` entry that links to that line and carries the SHA-256 of the moved bytes continues the chain. A
+ *   log broken before its last line fails to open (`corrupt`): that is tampering or damage for `verify` and a
+ *   person, not for automatic repair.
  *
  * What the chain alone cannot show is the loss of the last lines of a log (a truncation at a line boundary):
  * compare `Intact.head` with a copy kept elsewhere to see it.
@@ -41,9 +49,11 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as AuditEntry from "./AuditEntry.js"
 import * as AuditSink from "./AuditSink.js"
+import * as FileLock from "./FileLock.js"
 import { inspectTail } from "./internal/auditTail.js"
 import { LineVerifier } from "./internal/auditVerify.js"
 import type { BreakReason as BreakReason_ } from "./internal/auditVerify.js"
+import { keepAside } from "./internal/fileWrite.js"
 import { isNotFound, reasonOf } from "./internal/platformError.js"
 import * as Metrics from "./Metrics.js"
 
@@ -90,6 +100,8 @@ export const batched = (
 export interface Options {
   readonly path: string
   readonly fsync?: FsyncPolicy | undefined
+  /** How long to wait for another writer of the file to close it (default 30 seconds); 0 fails at once. */
+  readonly lockWait?: Duration.DurationInput | undefined
 }
 
 /**
@@ -186,20 +198,11 @@ const openLog = (fs: FileSystem.FileSystem, path: string): Effect.Effect<Opened,
         return yield* new AuditSink.AuditWriteError({ reason: "corrupt", operation: "recover", path })
       case "Torn": {
         const torn = bytes.subarray(state.goodSize - start)
-        const now = yield* Clock.currentTimeMillis
-        let suffix = `.torn-${now}`
-        let attempt = 0
-        while (yield* fs.exists(`${path}${suffix}`).pipe(Effect.orElseSucceed(() => false))) {
-          attempt++
-          suffix = `.torn-${now}-${attempt}`
-        }
-        // The side file is written before the log is cut: a crash in between leaves the bytes in both places,
-        // never in neither.
-        yield* fs.writeFile(`${path}${suffix}`, torn, { flag: "wx" }).pipe(Effect.mapError(failure("recover", path)))
+        const suffix = yield* keepAside(fs, path, "torn", torn).pipe(Effect.mapError(failure("recover", path)))
         yield* fs.truncate(path, state.goodSize).pipe(Effect.mapError(failure("recover", path)))
         yield* Metric.increment(Metric.tagged(Metrics.auditRecoveries, "reason", state.reason))
         yield* Effect.logWarning("audit log: torn tail moved aside").pipe(
-          Effect.annotateLogs({ reason: state.reason, tornBytes: torn.length, sideFile: suffix })
+          Effect.annotateLogs({ reason: state.reason, tornBytes: torn.length, sideFile: `${path}${suffix}` })
         )
         return {
           head: state.head,
@@ -227,7 +230,9 @@ type Request =
 const maxBatch = 256
 
 /**
- * Opens (or creates) the log at `options.path`, recovers a torn tail, and returns a sink that appends to it.
+ * Takes the log's lock (waiting up to `options.lockWait`), opens (or creates) the log at `options.path`, recovers
+ * a torn tail, and returns a sink that appends to it. The lock is let go when the scope closes, after the last
+ * line was written and synced.
  *
  * Writes are queued to one writer fiber. It takes what is queued (up to 256 records), writes their lines with one
  * `writeAll` (a failure fails every write of the batch, and none of its lines stays in the file), and with the
@@ -240,11 +245,17 @@ const maxBatch = 256
  */
 export const make = (
   options: Options
-): Effect.Effect<AuditSink.Service, AuditSink.AuditWriteError, FileSystem.FileSystem | Scope.Scope> =>
+): Effect.Effect<
+  AuditSink.Service,
+  AuditSink.AuditWriteError | FileLock.FileLockError,
+  FileSystem.FileSystem | FileLock.FileLock | Scope.Scope
+> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = options.path
     const policy = options.fsync ?? everyEntry
+    // Before anything is read: what the tail holds and how long the file is are facts only while no one else writes.
+    yield* FileLock.acquire(path, { wait: options.lockWait })
     const opened = yield* countFailure(openLog(fs, path))
     const file = yield* countFailure(fs.open(path, { flag: "a" }).pipe(Effect.mapError(failure("open", path))))
 
@@ -413,7 +424,11 @@ export const make = (
  */
 export const layer = (
   options: Options
-): Layer.Layer<AuditSink.AuditSink, AuditSink.AuditWriteError, FileSystem.FileSystem> =>
+): Layer.Layer<
+  AuditSink.AuditSink,
+  AuditSink.AuditWriteError | FileLock.FileLockError,
+  FileSystem.FileSystem | FileLock.FileLock
+> =>
   Layer.scoped(AuditSink.AuditSink, make(options))
 
 /**
@@ -423,13 +438,21 @@ export const layer = (
  * @category layers
  */
 export const layerConfig = (
-  options: { readonly path?: Config.Config<string>; readonly fsync?: FsyncPolicy } = {}
-): Layer.Layer<AuditSink.AuditSink, AuditSink.AuditWriteError | ConfigError.ConfigError, FileSystem.FileSystem> =>
+  options: {
+    readonly path?: Config.Config<string>
+    readonly fsync?: FsyncPolicy
+    readonly lockWait?: Duration.DurationInput
+  } = {}
+): Layer.Layer<
+  AuditSink.AuditSink,
+  AuditSink.AuditWriteError | FileLock.FileLockError | ConfigError.ConfigError,
+  FileSystem.FileSystem | FileLock.FileLock
+> =>
   Layer.scoped(
     AuditSink.AuditSink,
     Effect.flatMap(
       options.path ?? Config.string("LLM_AUDIT_LOG_PATH").pipe(Config.withDefault(defaultPath)),
-      (path) => make({ path, fsync: options.fsync })
+      (path) => make({ path, fsync: options.fsync, lockWait: options.lockWait })
     )
   )
 

@@ -31,6 +31,11 @@ export * as AuditSink from "./AuditSink.js"
 /**
  * @since 0.1.0
  */
+export * as FileLock from "./FileLock.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as AuditLog from "./AuditLog.js"
 
 /**
@@ -62,6 +67,11 @@ export * as Gateway from "./Gateway.js"
  * @since 0.1.0
  */
 export * as SafetyPolicy from "./SafetyPolicy.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Outbox from "./Outbox.js"
 
 /**
  * @since 0.1.0

@@ -2,6 +2,11 @@
  * The whole pipeline for Node: every stage's live layer, the gateway over undici, the hash-chained audit file and
  * the metrics webhook through Node's file system, from options or from the environment.
  *
+ * The audit log and the webhook outbox each have one writer: the pipeline takes their `flock(2)` locks
+ * (`NodeFileLock`) when its layer is built, the audit log's first, then the outbox's, and holds them until the
+ * layer is released. A second process on the same files waits up to `lockWait` (`LLM_FILE_LOCK_WAIT_MS`, default
+ * 30 seconds; 0 fails at once) and then fails with `FileLockError`, naming the file and the holder.
+ *
  * ```ts
  * const program = Effect.gen(function*() {
  *   const completion = yield* Pipeline.run(input)
@@ -20,9 +25,11 @@ import {
   type AuditSink,
   ContextWindow,
   Fallback,
+  type FileLock,
   type Gateway,
   type IdGenerator,
   MetricsWebhook,
+  type Outbox,
   Pipeline,
   type Prompt,
   SafetyPolicy,
@@ -32,10 +39,12 @@ import {
 } from "@genesys-llm/core"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as GatewayConfig from "./GatewayConfig.js"
+import * as NodeFileLock from "./NodeFileLock.js"
 import * as NodeGateway from "./NodeGateway.js"
 
 /**
@@ -49,6 +58,11 @@ export interface Options {
   readonly auditFsync?: AuditLog.FsyncPolicy | undefined
   /** The cost webhook (its receiver, outbox, costs and redelivery); none when absent. */
   readonly webhook?: MetricsWebhook.Options | undefined
+  /**
+   * How long to wait for another process to close the audit log or the outbox (default 30 seconds; 0 fails at
+   * once). The webhook's own `lockWait`, when given, wins for the outbox.
+   */
+  readonly lockWait?: Duration.DurationInput | undefined
   /** Default: the gateway's fallback text. */
   readonly fallbackText?: string | undefined
   readonly safety?: SafetyPolicy.Options | undefined
@@ -75,44 +89,60 @@ export type Provided =
  * @since 0.1.0
  * @category errors
  */
-export type LayerError = AuditSink.AuditWriteError | MetricsWebhook.WebhookOutboxError | SafetyPolicy.SafetyConfigError
+export type LayerError =
+  | AuditSink.AuditWriteError
+  | Outbox.OutboxError
+  | FileLock.FileLockError
+  | SafetyPolicy.SafetyConfigError
 
 const compose = <E>(
   options: Options,
   safety: Layer.Layer<SafetyPolicy.SafetyPolicy, E>
-): Layer.Layer<Provided, LayerError | E, HttpClient.HttpClient | FileSystem.FileSystem> => {
+): Layer.Layer<Provided, LayerError | E, Platform> => {
   const preflight = Layer.mergeAll(
     Validation.layer(options.limits ?? {}),
     ContextWindow.layer(options.contextWindow).pipe(Layer.orDie, Layer.provide(TokenEstimator.layerDefault)),
     safety,
     Fallback.layer(options.fallbackText ?? options.gateway.fallbackText ?? Fallback.defaultText)
   )
-  const audit = AuditLog.layer({ path: options.auditLogPath ?? AuditLog.defaultPath, fsync: options.auditFsync })
+  const audit = AuditLog.layer({
+    path: options.auditLogPath ?? AuditLog.defaultPath,
+    fsync: options.auditFsync,
+    lockWait: options.lockWait
+  })
   const webhook = options.webhook === undefined
     ? MetricsWebhook.layerNoop
-    : MetricsWebhook.layer(options.webhook)
+    : MetricsWebhook.layer({ ...options.webhook, lockWait: options.webhook.lockWait ?? options.lockWait })
+  // The audit log's lock first, then the outbox's, in every process: never two processes holding one each.
+  const sinks = webhook.pipe(Layer.provideMerge(audit))
   return Pipeline.layer({ outputGuard: options.outputGuard }).pipe(
     Layer.provideMerge(Layer.mergeAll(
       preflight,
       NodeGateway.layerWithoutHttpClient(options.gateway),
-      audit,
-      webhook
+      sinks
     ))
   )
 }
 
 /**
- * The pipeline and its stages over a given `HttpClient` and `FileSystem`.
+ * What the pipeline needs of its platform: an HTTP client, a file system and file locks.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Platform = HttpClient.HttpClient | FileSystem.FileSystem | FileLock.FileLock
+
+/**
+ * The pipeline and its stages over a given `HttpClient`, `FileSystem` and `FileLock`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerWithoutPlatform = (
   options: Options
-): Layer.Layer<Provided, LayerError, HttpClient.HttpClient | FileSystem.FileSystem> =>
-  compose(options, SafetyPolicy.layer(options.safety ?? {}))
+): Layer.Layer<Provided, LayerError, Platform> => compose(options, SafetyPolicy.layer(options.safety ?? {}))
 
-const platform = Layer.merge(NodeHttpClient.layerUndici, NodeFileSystem.layer)
+const platform = Layer.mergeAll(NodeHttpClient.layerUndici, NodeFileSystem.layer, NodeFileLock.layer)
 
 /**
  * The pipeline for Node from options.
@@ -138,8 +168,8 @@ export type Overrides =
 
 /**
  * The options read from the environment: the gateway settings of `GatewayConfig`, `LLM_AUDIT_LOG_PATH`,
- * `COST_TRACKING_WEBHOOK` and `COST_TRACKING_OUTBOX_PATH`, `LLM_FALLBACK_TEXT`, the context budget
- * (`LLM_CONTEXT_BUDGET_RATIO` or `LLM_CONTEXT_BUDGET_TOKENS`). `overrides` win over the environment.
+ * `COST_TRACKING_WEBHOOK` and `COST_TRACKING_OUTBOX_PATH`, `LLM_FILE_LOCK_WAIT_MS`, `LLM_FALLBACK_TEXT`, the context
+ * budget (`LLM_CONTEXT_BUDGET_RATIO` or `LLM_CONTEXT_BUDGET_TOKENS`). `overrides` win over the environment.
  *
  * @since 0.1.0
  * @category constructors
@@ -150,6 +180,11 @@ export const config = (overrides: Overrides = {}): Config.Config<Options> =>
     auditLogPath: Config.string("LLM_AUDIT_LOG_PATH").pipe(Config.withDefault(AuditLog.defaultPath)),
     webhookUrl: MetricsWebhook.urlConfig,
     outboxPath: Config.string("COST_TRACKING_OUTBOX_PATH").pipe(Config.withDefault(MetricsWebhook.defaultOutboxPath)),
+    lockWaitMillis: Config.option(
+      Config.integer("LLM_FILE_LOCK_WAIT_MS").pipe(
+        Config.validate({ message: "expected a whole number of milliseconds, 0 or more", validation: (n) => n >= 0 })
+      )
+    ),
     contextWindow: ContextWindow.config
   }).pipe(Config.map((c): Options => {
     const fromEnv: Options = {
@@ -160,6 +195,7 @@ export const config = (overrides: Overrides = {}): Config.Config<Options> =>
         onSome: (url) => ({ url, outboxPath: c.outboxPath })
       }),
       fallbackText: c.gateway.fallbackText,
+      lockWait: Option.getOrUndefined(Option.map(c.lockWaitMillis, Duration.millis)),
       contextWindow: c.contextWindow
     }
     // An override wins only where it says something: `undefined` keeps the environment's value, and the gateway

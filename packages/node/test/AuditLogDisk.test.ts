@@ -3,7 +3,11 @@ import { NodeFileSystem } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { type AuditEntry, AuditLog } from "@genesys-llm/core"
+import { NodeFileLock } from "@genesys-llm/node"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+
+const platform = Layer.merge(NodeFileSystem.layer, NodeFileLock.layer)
 
 const record = (i: number): AuditEntry.CallRecord => ({
   kind: "call",
@@ -57,7 +61,7 @@ describe("AuditLog on a real disk", () => {
       assert.strictEqual(keys.size, 1000)
       const result = yield* AuditLog.verify(path)
       assert.deepStrictEqual(result._tag === "Intact" && [result.lines, result.entries], [1000, 1000])
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }).pipe(Effect.provide(platform)))
 
   it.scoped("an edit, a deletion and a swap of a middle line are each found at that line", () =>
     Effect.gen(function*() {
@@ -88,7 +92,7 @@ describe("AuditLog on a real disk", () => {
 
       yield* fs.writeFileString(path, original)
       assert.strictEqual(yield* broken(path), "Intact")
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }).pipe(Effect.provide(platform)))
 
   it.scoped("a torn tail is moved aside on open and the chain goes on through a recovery entry", () =>
     Effect.gen(function*() {
@@ -103,5 +107,5 @@ describe("AuditLog on a real disk", () => {
       const sides = (yield* fs.readDirectory(dir)).filter((name) => name.startsWith("llm-audit.log.torn-"))
       assert.strictEqual(sides.length, 1)
       assert.strictEqual(yield* fs.readFileString(`${dir}/${sides[0]}`), "{\"kind\":\"call\",\"times")
-    }).pipe(Effect.provide(NodeFileSystem.layer)))
+    }).pipe(Effect.provide(platform)))
 })

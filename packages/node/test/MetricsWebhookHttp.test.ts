@@ -4,6 +4,8 @@ import { NodeFileSystem, NodeHttpClient } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
 import { type AuditEntry, MetricsWebhook } from "@genesys-llm/core"
+import { NodeFileLock } from "@genesys-llm/node"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -60,6 +62,15 @@ const record = (i: number): AuditEntry.CallRecord => ({
   safetyRuleIds: []
 })
 
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodeHttpClient.layerUndici, NodeFileLock.layer)
+
+// The webhook over its file outbox, in `scope`.
+const start = (options: MetricsWebhook.Options, scope: Scope.Scope) =>
+  Effect.map(
+    Layer.buildWithScope(MetricsWebhook.layer(options), scope),
+    (context) => Context.get(context, MetricsWebhook.MetricsWebhook)
+  )
+
 const waitFor = (condition: Effect.Effect<boolean>) =>
   Effect.gen(function*() {
     for (let i = 0; i < 400; i++) {
@@ -85,7 +96,7 @@ describe("MetricsWebhook over HTTP", () => {
 
       // First run: every event ends up in the outbox file.
       const first = yield* Scope.make()
-      const webhook = yield* MetricsWebhook.make(options).pipe(Scope.extend(first))
+      const webhook = yield* start(options, first)
       for (const i of [1, 2, 3]) yield* webhook.publish(record(i))
       yield* waitFor(Effect.map(webhook.outboxSize, (n) => n === 3))
       yield* webhook.publish(record(4))
@@ -97,7 +108,7 @@ describe("MetricsWebhook over HTTP", () => {
       // Second run, receiver back: the outbox is loaded and delivered.
       yield* receiver.listen
       const second = yield* Scope.make()
-      const restarted = yield* MetricsWebhook.make(options).pipe(Scope.extend(second))
+      const restarted = yield* start(options, second)
       yield* restarted.publish(record(5))
       yield* waitFor(Effect.map(restarted.pending, (n) => n === 0))
       yield* Scope.close(second, Exit.void)
@@ -118,5 +129,5 @@ describe("MetricsWebhook over HTTP", () => {
         cost_estimate_usd: 0.00006
       })
       assert.strictEqual(yield* fs.readFileString(outboxPath), "")
-    }).pipe(Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodeHttpClient.layerUndici)), Effect.scoped))
+    }).pipe(Effect.provide(platform), Effect.scoped))
 })

@@ -14,6 +14,7 @@
  */
 import * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
+import { FileLock } from "@genesys-llm/core"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -657,16 +658,22 @@ export const make = (
   })
 
 /**
- * A fresh memory file system as `FileSystem`, with its `MemoryFileSystem` control.
+ * A fresh memory file system as `FileSystem`, with its `MemoryFileSystem` control and its locks (`FileLock`, in
+ * memory, by normalized path: a second sink on one file waits or is refused, as on a disk).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: Options = {}): Layer.Layer<FileSystem.FileSystem | MemoryFileSystem> =>
+export const layer = (
+  options: Options = {}
+): Layer.Layer<FileSystem.FileSystem | MemoryFileSystem | FileLock.FileLock> =>
   Layer.effectContext(
     Effect.map(
       make(options),
       ({ control, fileSystem }) =>
-        Context.make(FileSystem.FileSystem, fileSystem).pipe(Context.add(MemoryFileSystem, control))
+        Context.make(FileSystem.FileSystem, fileSystem).pipe(
+          Context.add(MemoryFileSystem, control),
+          Context.add(FileLock.FileLock, FileLock.makeMemory({ normalize }))
+        )
     )
   )

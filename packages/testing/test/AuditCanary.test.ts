@@ -2,7 +2,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
-import { AuditEntry, AuditLog, MetricsWebhook } from "@genesys-llm/core"
+import { AuditEntry, AuditLog, MetricsWebhook, Outbox } from "@genesys-llm/core"
 import { MemoryFileSystem } from "@genesys-llm/testing"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -95,8 +95,12 @@ describe("no canary leaves the process through the audit trail", () => {
 
       const scope = yield* Scope.make()
       const sink = yield* AuditLog.make({ path: "/audit/llm-audit.log" }).pipe(Scope.extend(scope))
-      const webhook = yield* MetricsWebhook.make({ url: "http://127.0.0.1:9/hook", outboxPath: "/audit/outbox.jsonl" })
-        .pipe(Effect.provide(Layer.succeed(HttpClient.HttpClient, client)), Scope.extend(scope))
+      const outbox = yield* Outbox.makeFile({ path: "/audit/outbox.jsonl" }).pipe(Scope.extend(scope))
+      const webhook = yield* MetricsWebhook.make({ url: "http://127.0.0.1:9/hook" }).pipe(
+        Effect.provide(Layer.succeed(HttpClient.HttpClient, client)),
+        Effect.provideService(Outbox.Outbox, outbox),
+        Scope.extend(scope)
+      )
       for (const record of records) {
         yield* sink.write(record)
         yield* webhook.publish(record)
