@@ -87,7 +87,11 @@ export interface Started {
  */
 export const start = (
   args: ReadonlyArray<string>,
-  options: { readonly env?: Record<string, string | undefined>; readonly ready?: "line" | "data" } = {}
+  options: {
+    readonly env?: Record<string, string | undefined>
+    readonly ready?: "line" | "data"
+    readonly timeout?: Duration.DurationInput
+  } = {}
 ) =>
   Effect.acquireRelease(
     Effect.sync(() =>
@@ -115,7 +119,10 @@ export const start = (
         child.on("exit", (code) => resume(Effect.fail(new Error(`exited with ${code} before it was ready: ${err}`))))
       })
     ),
-    Effect.timeoutFail({ duration: Duration.seconds(45), onTimeout: () => new Error("not ready in time") })
+    Effect.timeoutFail({
+      duration: options.timeout ?? Duration.seconds(45),
+      onTimeout: () => new Error("not ready in time")
+    })
   )
 
 /** Sends a signal and waits for the exit code. */

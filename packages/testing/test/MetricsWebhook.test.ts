@@ -58,7 +58,7 @@ const record = (i: number, overrides: Partial<AuditEntry.CallRecord> = {}): Audi
 })
 
 // Lets the webhook's fibers run until `condition` holds, without moving the clock.
-const eventually = (condition: Effect.Effect<boolean>) =>
+const eventually = <R>(condition: Effect.Effect<boolean, never, R>) =>
   Effect.gen(function*() {
     for (let i = 0; i < 10_000; i++) {
       if (yield* condition) return
