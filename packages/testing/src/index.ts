@@ -31,4 +31,9 @@ export * as TestMetricsWebhook from "./TestMetricsWebhook.js"
 /**
  * @since 0.1.0
  */
+export * as TestOutbox from "./TestOutbox.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as TestPipeline from "./TestPipeline.js"

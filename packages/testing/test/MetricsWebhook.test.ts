@@ -5,7 +5,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import type { AuditEntry } from "@genesys-llm/core"
 import { Metrics, MetricsWebhook } from "@genesys-llm/core"
-import { MemoryFileSystem } from "@genesys-llm/testing"
+import { MemoryFileSystem, TestOutbox } from "@genesys-llm/testing"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -139,6 +139,59 @@ describe("MetricsWebhook", () => {
       yield* close
       assert.deepStrictEqual(yield* outboxLines, [])
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
+
+  it.effect("each event is in the outbox file before its first delivery attempt, and leaves it once acknowledged", () =>
+    Effect.gen(function*() {
+      const control = yield* MemoryFileSystem.MemoryFileSystem
+      const inFileWhenSent: Array<boolean> = []
+      const client = HttpClient.make((request) =>
+        Effect.gen(function*() {
+          const body = request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
+          const id = (JSON.parse(body) as MetricsWebhook.Event).event_id
+          inFileWhenSent.push(((yield* control.readText(outboxPath)) ?? "").includes(id))
+          return HttpClientResponse.fromWeb(request, new Response(null, { status: 204 }))
+        })
+      )
+      const scope = yield* Scope.make()
+      const context = yield* MetricsWebhook.layer({ url: "http://127.0.0.1:9/hook", outboxPath }).pipe(
+        Layer.provide(Layer.succeed(HttpClient.HttpClient, client)),
+        Layer.buildWithScope(scope)
+      )
+      const webhook = Context.get(context, MetricsWebhook.MetricsWebhook)
+      for (const i of [1, 2, 3]) yield* webhook.publish(record(i))
+      yield* eventually(Effect.map(webhook.pending, (n) => n === 0))
+      assert.deepStrictEqual(inFileWhenSent, [true, true, true])
+      yield* eventually(Effect.map(outboxLines, (lines) => lines.length === 0))
+      yield* Scope.close(scope, Exit.void)
+    }).pipe(Effect.provide(MemoryFileSystem.layer())))
+
+  it.effect("over any Outbox: store, then claim; acknowledge after a 2xx, release after a failure", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver
+      yield* Ref.set(receiver.mode, "503")
+      const scope = yield* Scope.make()
+      const context = yield* MetricsWebhook.layerDelivery({ url: "http://127.0.0.1:9/hook" }).pipe(
+        Layer.provideMerge(TestOutbox.layer()),
+        Layer.provide(receiver.layer),
+        Layer.buildWithScope(scope)
+      )
+      const webhook = Context.get(context, MetricsWebhook.MetricsWebhook)
+      yield* webhook.publish(record(1))
+      yield* eventually(Effect.map(Effect.provide(TestOutbox.journal, context), (ops) => ops.length === 3))
+      yield* Ref.set(receiver.mode, "up")
+      yield* TestClock.adjust("1 second")
+      yield* eventually(Effect.map(webhook.pending, (n) => n === 0))
+      const journal = yield* Effect.provide(TestOutbox.journal, context)
+      const [id] = (yield* Ref.get(receiver.received)).map((e) => e.event_id)
+      assert.deepStrictEqual(journal, [
+        { op: "store", eventIds: [id] },
+        { op: "claim", eventIds: [id] },
+        { op: "release", eventIds: [id] },
+        { op: "claim", eventIds: [id] },
+        { op: "acknowledge", eventIds: [id] }
+      ])
+      yield* Scope.close(scope, Exit.void)
+    }))
 
   it.effect("the call does not wait for the webhook: a hanging receiver costs the caller nothing", () =>
     Effect.gen(function*() {

@@ -38,7 +38,7 @@ const round = (config: DeliveryConfig, delay: Duration.Duration): Effect.Effect<
       }
       const delivered = ids.filter((_, i) => Either.isRight(results.value[i]))
       const failed = ids.filter((_, i) => Either.isLeft(results.value[i]))
-      yield* config.outbox.acknowledge(delivered)
+      if (delivered.length > 0) yield* config.outbox.acknowledge(delivered)
       if (failed.length === 0) return "delivered"
       yield* config.outbox.release(failed, { delay })
       return "failed"
