@@ -428,8 +428,7 @@ export const layer = (
   AuditSink.AuditSink,
   AuditSink.AuditWriteError | FileLock.FileLockError,
   FileSystem.FileSystem | FileLock.FileLock
-> =>
-  Layer.scoped(AuditSink.AuditSink, make(options))
+> => Layer.scoped(AuditSink.AuditSink, make(options))
 
 /**
  * The file sink with its path from `LLM_AUDIT_LOG_PATH` (default `./llm-audit.log`).

@@ -62,7 +62,8 @@ const node = <A>(run: (callback: (error: Errno | null, value: A) => void) => voi
 
 const open = (path: string) =>
   node<number>((callback) => Fs.open(path, Fs.constants.O_RDWR | Fs.constants.O_CREAT, 0o644, callback))
-const close = (fd: number) => Effect.ignore(node<void>((callback) => Fs.close(fd, (error) => callback(error, undefined))))
+const close = (fd: number) =>
+  Effect.ignore(node<void>((callback) => Fs.close(fd, (error) => callback(error, undefined))))
 const flock = (fd: number, flags: "exnb" | "un") =>
   node<void>((callback) => FsExt.flock(fd, flags, (error) => callback(error, undefined)))
 
@@ -75,8 +76,12 @@ const readHolder = (fd: number): Effect.Effect<Option.Option<FileLock.Holder>> =
     Fs.read(fd, buffer, 0, maxHolderBytes, 0, (error, bytes) =>
       callback(error, error === null ? buffer.subarray(0, bytes).toString("utf8") : ""))
   }).pipe(
-    Effect.map((text) => Either.getRight(decodeHolder(text.trim()))),
-    Effect.orElseSucceed(() => Option.none())
+    Effect.map((text) =>
+      Either.getRight(decodeHolder(text.trim()))
+    ),
+    Effect.orElseSucceed(() =>
+      Option.none()
+    )
   )
 
 const writeHolder = (fd: number, holder: FileLock.Holder) =>

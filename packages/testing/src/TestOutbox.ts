@@ -56,7 +56,8 @@ export const make = (
     const outbox: Outbox.Service = {
       ...inner,
       store: (events) => Effect.zipLeft(inner.store(events), note("store", events.map((e) => e.event_id))),
-      claim: (claim) => Effect.tap(inner.claim(claim), (entries) => note("claim", entries.map((e) => e.event.event_id))),
+      claim: (claim) =>
+        Effect.tap(inner.claim(claim), (entries) => note("claim", entries.map((e) => e.event.event_id))),
       acknowledge: (ids) => Effect.zipLeft(inner.acknowledge(ids), note("acknowledge", ids)),
       release: (ids, release) => Effect.zipLeft(inner.release(ids, release), note("release", ids))
     }

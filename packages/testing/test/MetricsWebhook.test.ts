@@ -346,9 +346,11 @@ describe("MetricsWebhook", () => {
       const receiver = yield* makeReceiver
       yield* control.inject({ errno: "EACCES", path: outboxPath, operations: ["read"] })
       const error = yield* Effect.flip(Effect.scoped(
-        Layer.build(MetricsWebhook.layer({ url: "http://127.0.0.1:9/hook", outboxPath }).pipe(
-          Layer.provide(receiver.layer)
-        ))
+        Layer.build(
+          MetricsWebhook.layer({ url: "http://127.0.0.1:9/hook", outboxPath }).pipe(
+            Layer.provide(receiver.layer)
+          )
+        )
       ))
       assert.strictEqual(error._tag, "OutboxError")
       assert.strictEqual(error._tag === "OutboxError" && error.reason, "permission-denied")

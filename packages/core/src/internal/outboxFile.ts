@@ -1,7 +1,7 @@
 import type * as PlatformError from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -231,7 +231,10 @@ export const makeFileStore = <E>(
     }
 
     const request = (make: (done: Deferred.Deferred<void>) => Request) =>
-      Effect.flatMap(Deferred.make<void>(), (done) => Effect.zipRight(Queue.offer(queue, make(done)), Deferred.await(done)))
+      Effect.flatMap(
+        Deferred.make<void>(),
+        (done) => Effect.zipRight(Queue.offer(queue, make(done)), Deferred.await(done))
+      )
 
     return {
       keep: (events) => request((done) => ({ _tag: "Keep", events, done })),
