@@ -3,7 +3,7 @@
 import { NodeFileSystem } from "@effect/platform-node"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { assert, describe, it } from "@effect/vitest"
-import { type AuditEntry, AuditLog, Metrics } from "@genesys-llm/core"
+import { AuditLog, Metrics } from "@genesys-llm/core"
 import { NodeFileLock } from "@genesys-llm/node"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -13,23 +13,11 @@ import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Os from "node:os"
 import { spawn } from "./child.js"
+import { callRecord } from "./fixtures/records.js"
 
 const platform = Layer.merge(NodeFileSystem.layer, NodeFileLock.layer)
 
-const record = (i: number): AuditEntry.CallRecord => ({
-  kind: "call",
-  timestamp: new Date(Date.UTC(2024, 0, 2) + i).toISOString(),
-  idempotencyKey: `llm-gw-parent-${i}`,
-  modelId: "gpt-4o-mini",
-  latencyMs: i,
-  tokensUsed: 10,
-  status: "success",
-  systemInstructionCount: 1,
-  contextMessageCount: 1,
-  attempts: 1,
-  droppedContextMessages: 0,
-  safetyRuleIds: []
-})
+const record = (i: number) => callRecord("parent", i)
 
 const tempLog = Effect.gen(function*() {
   const fs = yield* FileSystem.FileSystem
