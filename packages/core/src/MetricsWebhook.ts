@@ -288,7 +288,8 @@ export const make = (
       publish: Effect.fn("MetricsWebhook.publish")(function*(record: AuditEntry.CallRecord) {
         const event = eventOf(record, yield* randomEventId, costs)
         const store = closed ? yield* storeAfterClose(event) : yield* FiberSet.run(stores, outbox.store([event]))
-        yield* Effect.timeoutOption(Fiber.await(store), storeTimeout)
+        // Interruptible: a call publishes from its finalizer, where the timeout could not stop the wait otherwise.
+        yield* Effect.timeoutOption(Effect.interruptible(Fiber.await(store)), storeTimeout)
         return event.cost_estimate_usd
       }),
       outboxSize: outbox.count,

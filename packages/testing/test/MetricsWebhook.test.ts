@@ -4,15 +4,18 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import type { AuditEntry } from "@genesys-llm/core"
-import { Metrics, MetricsWebhook } from "@genesys-llm/core"
+import { Metrics, MetricsWebhook, Outbox } from "@genesys-llm/core"
 import { MemoryFileSystem, TestOutbox } from "@genesys-llm/testing"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/TestClock"
@@ -190,6 +193,32 @@ describe("MetricsWebhook", () => {
         { op: "claim", eventIds: [id] },
         { op: "acknowledge", eventIds: [id] }
       ])
+      yield* Scope.close(scope, Exit.void)
+    }))
+
+  it.effect("publish waits at most storeTimeout for a stuck outbox, even from a finalizer; the store goes on", () =>
+    Effect.gen(function*() {
+      const receiver = yield* makeReceiver
+      const memory = yield* Outbox.makeMemory()
+      const gate = yield* Deferred.make<void>()
+      const stuck: Outbox.Service = {
+        ...memory,
+        store: (events) => Effect.zipRight(Deferred.await(gate), memory.store(events))
+      }
+      const scope = yield* Scope.make()
+      const webhook = yield* MetricsWebhook.make({ url: "http://127.0.0.1:9/hook", storeTimeout: "1 second" }).pipe(
+        Effect.provide(receiver.layer),
+        Effect.provideService(Outbox.Outbox, stuck),
+        Scope.extend(scope)
+      )
+      const call = yield* Effect.fork(Effect.uninterruptible(webhook.publish(record(1))))
+      yield* TestClock.adjust("999 millis")
+      assert.isTrue(Option.isNone(yield* Fiber.poll(call)))
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(yield* Fiber.join(call), 0.000084)
+      assert.strictEqual(yield* webhook.pending, 1)
+      yield* Deferred.succeed(gate, undefined)
+      yield* eventually(Effect.map(Ref.get(receiver.received), (r) => r.length === 1))
       yield* Scope.close(scope, Exit.void)
     }))
 
