@@ -94,6 +94,111 @@ type Request =
   | { readonly _tag: "Forget"; readonly ids: ReadonlyArray<string>; readonly done: Deferred.Deferred<void> }
   | { readonly _tag: "Sync" }
 
+// The file and what is known of it: how many lines it holds, whether it still matches the state, what is not
+// synced yet. Owned by the writer fiber (and by the finalizer once that fiber has stopped). Its writes never
+// fail: a failure is counted and logged, and leaves the file marked stale, to be rewritten whole next time.
+const makeJournal = (
+  fs: FileSystem.FileSystem,
+  path: string,
+  policy: AuditLog.FsyncPolicy,
+  initialLines: number
+) => {
+  const tempPath = `${path}.tmp`
+  let lines = initialLines
+  let stale = false
+  let unsynced = 0
+
+  const failed = (operation: string) => (error: PlatformError.PlatformError) =>
+    Effect.zipRight(
+      Metric.increment(Metric.tagged(Metrics.outboxWriteFailures, "operation", operation)),
+      Effect.logWarning("metrics webhook: outbox write failed; events stay in memory").pipe(
+        Effect.annotateLogs({ operation, reason: reasonOf(error) })
+      )
+    ).pipe(Effect.zipRight(Effect.sync(() => {
+      stale = true
+    })))
+
+  const written = (next: { readonly lines: number; readonly unsynced: number }) =>
+    Effect.sync(() => {
+      lines = next.lines
+      unsynced = next.unsynced
+    })
+
+  return {
+    get lines() {
+      return lines
+    },
+    get stale() {
+      return stale
+    },
+    /** The whole file, from `events`: a temporary file, synced, renamed over it. */
+    rewrite: (events: ReadonlyArray<Event>) =>
+      writeSynced(fs, tempPath, encoder.encode(eventLines(events)), "w").pipe(
+        Effect.zipRight(fs.rename(tempPath, path)),
+        Effect.zipRight(Effect.sync(() => {
+          stale = false
+        })),
+        Effect.zipRight(written({ lines: events.length, unsynced: 0 })),
+        Effect.catchAll(failed("rewrite"))
+      ),
+    /** `count` lines at the end, synced as the policy says. */
+    append: (text: string, count: number) =>
+      Effect.scoped(Effect.gen(function*() {
+        const file = yield* fs.open(path, { flag: "a" })
+        yield* file.writeAll(encoder.encode(text))
+        const pending = unsynced + count
+        const due = policy._tag === "EveryEntry" || pending >= policy.entries
+        if (due) yield* file.sync
+        yield* written({ lines: lines + count, unsynced: due ? 0 : pending })
+      })).pipe(Effect.catchAll(failed("append"))),
+    /** An empty outbox is an empty file: cheaper than a rewrite, and what a reader expects. */
+    empty: writeSynced(fs, path, new Uint8Array(0), "w").pipe(
+      Effect.zipRight(written({ lines: 0, unsynced: 0 })),
+      Effect.catchAll(failed("truncate"))
+    ),
+    syncPending: Effect.suspend(() =>
+      unsynced === 0 ? Effect.void : Effect.scoped(Effect.flatMap(fs.open(path, { flag: "a" }), (file) => file.sync))
+        .pipe(Effect.zipRight(written({ lines, unsynced: 0 })), Effect.catchAll(failed("sync")))
+    )
+  }
+}
+
+type Journal = ReturnType<typeof makeJournal>
+
+// One batch of requests: the new events and the removals go out in one write (or a whole rewrite when the file is
+// stale), and only then join the state, so that whoever claims an event finds its line in the file.
+const processBatch = (state: OutboxState, journal: Journal, batch: Iterable<Request>) =>
+  Effect.gen(function*() {
+    const keeps: Array<Extract<Request, { _tag: "Keep" }>> = []
+    const forgets: Array<Extract<Request, { _tag: "Forget" }>> = []
+    let syncRequested = false
+    for (const request of batch) {
+      if (request._tag === "Keep") keeps.push(request)
+      else if (request._tag === "Forget") forgets.push(request)
+      else syncRequested = true
+    }
+    const plan = state.plan(keeps.flatMap((r) => r.events))
+    const droppedKept = plan.drop.filter((e) => state.has(e.event_id)).map((e) => e.event_id)
+    const removed = [...forgets.flatMap((r) => r.ids), ...droppedKept]
+    if (journal.stale) {
+      const dropped = new Set(droppedKept)
+      yield* journal.rewrite([...state.events().filter((e) => !dropped.has(e.event_id)), ...plan.add])
+    } else if (state.size - droppedKept.length + plan.add.length === 0 && journal.lines > 0) {
+      yield* journal.empty
+    } else if (plan.add.length > 0 || removed.length > 0) {
+      yield* journal.append(
+        eventLines(plan.add) + removedLine(removed),
+        plan.add.length + (removed.length > 0 ? 1 : 0)
+      )
+    }
+    if (syncRequested) yield* journal.syncPending
+    state.apply(plan)
+    yield* countDropped(plan.drop.length, state.maxEntries)
+    const dead = journal.lines - state.size
+    if (!journal.stale && dead >= rewriteAtDead && dead >= state.size) yield* journal.rewrite(state.events())
+    for (const request of [...keeps, ...forgets]) yield* Deferred.succeed(request.done, undefined)
+  })
+
 /**
  * The file layer's persistence: takes the lock, loads the journal into `state`, and returns how new events and
  * acknowledgements reach the file (one writer fiber, batching concurrent requests into one write and one sync).
@@ -105,120 +210,29 @@ export const makeFileStore = <E>(
 ): Effect.Effect<Persistence, E | FileLock.FileLockError, FileSystem.FileSystem | FileLock.FileLock | Scope.Scope> =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const path = options.path
-    const tempPath = `${path}.tmp`
-    const policy = options.fsync ?? { _tag: "EveryEntry" }
-    yield* FileLock.acquire(path, { wait: options.lockWait })
+    const policy: AuditLog.FsyncPolicy = options.fsync ?? { _tag: "EveryEntry" }
+    yield* FileLock.acquire(options.path, { wait: options.lockWait })
     const loaded = yield* load(fs, options)
     const initial = state.plan(loaded.events)
     state.apply(initial)
     yield* countDropped(initial.drop.length, state.maxEntries)
-
-    // Owned by the writer fiber (and by the finalizer once that fiber has stopped).
-    let lines = loaded.events.length // lines in the file
-    let stale = loaded.untidy || initial.drop.length > 0 // the file does not match the state: rewrite it whole
-    let unsynced = 0
-
-    const failed = (operation: string) => (error: PlatformError.PlatformError) =>
-      Effect.zipRight(
-        Metric.increment(Metric.tagged(Metrics.outboxWriteFailures, "operation", operation)),
-        Effect.logWarning("metrics webhook: outbox write failed; events stay in memory").pipe(
-          Effect.annotateLogs({ operation, reason: reasonOf(error) })
-        )
-      ).pipe(Effect.zipRight(Effect.sync(() => {
-        stale = true
-      })))
-
-    const rewrite = (events: ReadonlyArray<Event>) =>
-      writeSynced(fs, tempPath, encoder.encode(eventLines(events)), "w").pipe(
-        Effect.zipRight(fs.rename(tempPath, path)),
-        Effect.zipRight(Effect.sync(() => {
-          stale = false
-          lines = events.length
-          unsynced = 0
-        })),
-        Effect.catchAll(failed("rewrite"))
-      )
-
-    const append = (text: string, count: number) =>
-      Effect.scoped(Effect.gen(function*() {
-        const file = yield* fs.open(path, { flag: "a" })
-        yield* file.writeAll(encoder.encode(text))
-        lines += count
-        unsynced += count
-        if (policy._tag === "EveryEntry" || unsynced >= policy.entries) {
-          yield* file.sync
-          unsynced = 0
-        }
-      })).pipe(Effect.catchAll(failed("append")))
-
-    const syncPending = Effect.suspend(() =>
-      unsynced === 0 ? Effect.void : Effect.scoped(
-        Effect.flatMap(fs.open(path, { flag: "a" }), (file) => file.sync)
-      ).pipe(
-        Effect.zipRight(Effect.sync(() => {
-          unsynced = 0
-        })),
-        Effect.catchAll(failed("sync"))
-      )
-    )
-
-    // An empty outbox is an empty file: cheaper than a rewrite, and what a reader expects.
-    const empty = writeSynced(fs, path, new Uint8Array(0), "w").pipe(
-      Effect.zipRight(Effect.sync(() => {
-        lines = 0
-        unsynced = 0
-      })),
-      Effect.catchAll(failed("truncate"))
-    )
-
-    const process = (batch: Iterable<Request>) =>
-      Effect.gen(function*() {
-        const keeps: Array<Extract<Request, { _tag: "Keep" }>> = []
-        const forgets: Array<Extract<Request, { _tag: "Forget" }>> = []
-        let syncRequested = false
-        for (const request of batch) {
-          if (request._tag === "Keep") keeps.push(request)
-          else if (request._tag === "Forget") forgets.push(request)
-          else syncRequested = true
-        }
-        const plan = state.plan(keeps.flatMap((r) => r.events))
-        const droppedKept = plan.drop.filter((e) => state.has(e.event_id)).map((e) => e.event_id)
-        const removed = [...forgets.flatMap((r) => r.ids), ...droppedKept]
-        if (stale) {
-          const dropped = new Set(droppedKept)
-          yield* rewrite([...state.events().filter((e) => !dropped.has(e.event_id)), ...plan.add])
-        } else if (state.size - droppedKept.length + plan.add.length === 0 && lines > 0) {
-          yield* empty
-        } else if (plan.add.length > 0 || removed.length > 0) {
-          yield* append(eventLines(plan.add) + removedLine(removed), plan.add.length + (removed.length > 0 ? 1 : 0))
-        }
-        if (syncRequested) yield* syncPending
-        // Only now: whoever claims an event finds its line in the file.
-        state.apply(plan)
-        yield* countDropped(plan.drop.length, state.maxEntries)
-        if (!stale && lines - state.size >= rewriteAtDead && lines - state.size >= state.size) {
-          yield* rewrite(state.events())
-        }
-        for (const request of [...keeps, ...forgets]) yield* Deferred.succeed(request.done, undefined)
-      })
+    const journal = makeJournal(fs, options.path, policy, loaded.events.length)
+    if (loaded.untidy || initial.drop.length > 0) yield* journal.rewrite(state.events())
 
     const queue = yield* Queue.unbounded<Request>()
     const writer = Queue.takeBetween(queue, 1, maxBatch).pipe(
-      Effect.flatMap((batch) => Effect.uninterruptible(process(batch))),
+      Effect.flatMap((batch) => Effect.uninterruptible(processBatch(state, journal, batch))),
       Effect.forever,
       Effect.interruptible
     )
-    if (stale) yield* rewrite(state.events())
-
     // Added after the lock was taken, so it runs before the lock is let go: finish the batch in hand, write what is
     // still queued, and sync.
     const fiber = yield* Effect.forkDaemon(writer)
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* Fiber.interrupt(fiber)
-        yield* process(yield* Queue.takeAll(queue))
-        yield* syncPending
+        yield* processBatch(state, journal, yield* Queue.takeAll(queue))
+        yield* journal.syncPending
         yield* Queue.shutdown(queue)
       })
     )
