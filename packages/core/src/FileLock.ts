@@ -146,9 +146,10 @@ export interface AcquireOptions {
 }
 
 // The pause before the `n`th retry: 10 ms growing by half each time up to 250 ms, jittered by ±20% so that
-// processes that started waiting together do not try together.
+// processes that started waiting together do not try together. Whole milliseconds: each pause moves the clock, so
+// that the wait always reaches its end (a fraction of a millisecond can vanish in the clock's arithmetic).
 const pause = (n: number): Effect.Effect<number> =>
-  Effect.map(Random.nextRange(0.8, 1.2), (jitter) => Math.min(250, 10 * 1.5 ** n) * jitter)
+  Effect.map(Random.nextRange(0.8, 1.2), (jitter) => Math.max(1, Math.round(Math.min(250, 10 * 1.5 ** n) * jitter)))
 
 /**
  * Takes the exclusive lock of `path` for the current scope, waiting up to `options.wait` for its holder to let it
@@ -187,7 +188,7 @@ export const acquire: (
       })
     }
     if (n === 0) yield* Effect.logInfo(`waiting for the lock of ${path}, held by ${describeHolder(result.holder)}`)
-    yield* Effect.sleep(Duration.millis(Math.min(yield* pause(n), wait - waited)))
+    yield* Effect.sleep(Duration.millis(Math.max(1, Math.min(yield* pause(n), Math.ceil(wait - waited)))))
   }
 })
 
