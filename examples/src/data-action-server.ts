@@ -25,15 +25,18 @@ import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServer from "@effect/platform/HttpServer"
-import { Fallback, IdGenerator, Pipeline, Prompt } from "@genesys-llm/core"
+import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
+import { Fallback, IdGenerator, Pipeline, Prompt, Validation } from "@genesys-llm/core"
 import { NodePipeline } from "@genesys-llm/node"
 import { GatewaySimulator } from "@genesys-llm/simulator"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { createHash, timingSafeEqual } from "node:crypto"
@@ -45,26 +48,66 @@ import { pipelineOnSimulator } from "./internal/simulated.js"
 // The contract
 // -----------------------------------------------------------------------------------------------------------------
 
-const HistoryMessage = Schema.Struct({ role: Prompt.Role, content: Schema.String })
-const History = Schema.Array(HistoryMessage)
+// Messages of refused input name the field and the kind of value, never the value: a card number or a prompt sent in
+// the wrong field must not come back in the answer (nor in a log of it).
+const expected = (what: string) => ({
+  message: (issue: ParseResult.ParseIssue) => ({
+    message: `expected ${what}, got ${Validation.describeValue(issue.actual)}`,
+    override: true
+  })
+})
+
+/**
+ * The most history messages a request may carry: with the customer's message, the prompt's hard bound of context
+ * messages. The pipeline's context window keeps the newest of them (25 in all, by default).
+ */
+export const maxHistoryMessages = Prompt.defaultLimits.maxContextMessages - 1
+
+const History = Schema.Array(Prompt.ChatMessage)
 
 /**
  * Earlier messages of the conversation, oldest first. Architect hands over flat values, so the Data Action sends
  * them as one string holding a JSON array; other callers may send the array itself. An empty string is no history.
+ * The number of messages is checked before any of them is decoded, against what the caller sent.
  */
-const HistoryInput = Schema.Union(
-  History,
-  Schema.transform(Schema.Literal(""), History, { strict: true, decode: () => [], encode: () => "" as const }),
-  Schema.parseJson(History)
-)
+const HistoryInput = Schema.transformOrFail(Schema.Unknown, History, {
+  strict: true,
+  decode: (input, _, ast) => {
+    let items: unknown = input
+    if (typeof input === "string") {
+      try {
+        items = input === "" ? [] : JSON.parse(input)
+      } catch {
+        return ParseResult.fail(new ParseResult.Type(ast, input, "history is not valid JSON"))
+      }
+    }
+    if (!Array.isArray(items)) {
+      return ParseResult.fail(
+        new ParseResult.Type(
+          ast,
+          input,
+          `expected a JSON array of messages, or a string holding one, got ${Validation.describeValue(items)}`
+        )
+      )
+    }
+    return items.length <= maxHistoryMessages
+      ? ParseResult.succeed(items)
+      : ParseResult.fail(
+        new ParseResult.Type(ast, input, `history must have at most ${maxHistoryMessages} items, got ${items.length}`)
+      )
+  },
+  encode: ParseResult.succeed
+})
 
 export class ReplyRequest extends Schema.Class<ReplyRequest>("ReplyRequest")({
   // Trimmed, not refused, when Architect hands over surrounding spaces.
-  conversationId: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(IdGenerator.maxConversationIdLength)),
-  turn: Schema.NonNegativeInt,
-  customerMessage: Schema.Trim.pipe(Schema.minLength(1)),
-  history: Schema.optional(HistoryInput)
-}) {}
+  conversationId: Schema.Trim.pipe(Schema.minLength(1), Schema.maxLength(IdGenerator.maxConversationIdLength))
+    .annotations(expected(`a non-empty string of at most ${IdGenerator.maxConversationIdLength} characters`)),
+  turn: Schema.NonNegativeInt.annotations(expected("an integer of at least 0")),
+  customerMessage: Schema.Trim.pipe(Schema.minLength(1)).annotations(expected("a non-empty string")),
+  // Exact: the key is absent or holds a history (a JSON body never holds `undefined`).
+  history: Schema.optionalWith(HistoryInput, { exact: true })
+}, expected("a JSON object")) {}
 
 export const ReplyStatus = Schema.Literal("success", "fallback", "error")
 
@@ -77,10 +120,14 @@ export class ReplyResponse extends Schema.Class<ReplyResponse>("ReplyResponse")(
   idempotencyKey: Schema.String
 }) {}
 
-/** The input breaks the prompt's rules; `issues` name the fields. */
+/**
+ * The body is not JSON, not the request's shape, or breaks the prompt's rules; `issues` name the first fields at
+ * fault (at most `Validation.maxReportedIssues`), `omittedIssues` counts the others.
+ */
 export class InvalidInput extends Schema.TaggedError<InvalidInput>()("InvalidInput", {
   message: Schema.String,
-  issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String }))
+  issues: Schema.Array(Schema.Struct({ field: Schema.String, message: Schema.String })),
+  omittedIssues: Schema.optionalWith(Schema.NonNegativeInt, { default: () => 0 })
 }, HttpApiSchema.annotations({ status: 400 })) {}
 
 /** The safety policy refused to send the message; `ruleIds` say why (the matched text is never repeated). */
@@ -161,7 +208,8 @@ const toHttpError = (error: Pipeline.PipelineError, historyLength: number) => {
     case "PromptValidationError":
       return new InvalidInput({
         message: "the request breaks the prompt's limits",
-        issues: cause.issues.map((i) => ({ field: fieldOf(i.path, historyLength), message: i.message }))
+        issues: cause.issues.map((i) => ({ field: fieldOf(i.path, historyLength), message: i.message })),
+        omittedIssues: cause.omittedIssues
       })
     case "ContextOverflowError":
       return new InvalidInput({
@@ -202,34 +250,60 @@ const ApiKeyLive = (expected: Option.Option<Redacted.Redacted<string>>) =>
       })
   })
 
+const decodeRequest = Schema.decodeUnknownEither(ReplyRequest, { errors: "all", onExcessProperty: "ignore" })
+
+// The body decoded here rather than by HttpApi, whose decoding error lists every problem and repeats the values:
+// this one lists the first few, counts the rest, and names fields and kinds of values only.
+const readRequest = (request: HttpServerRequest.HttpServerRequest) =>
+  request.json.pipe(
+    Effect.mapError(() => new InvalidInput({ message: "the body is not valid JSON", issues: [] })),
+    Effect.flatMap((body) =>
+      Either.match(decodeRequest(body), {
+        onRight: Effect.succeed,
+        onLeft: (error) => {
+          const { issues, omittedIssues } = Validation.issuesOf(error)
+          const fields = issues.map((i) => ({ field: i.path, message: i.message }))
+          return Effect.fail(
+            new InvalidInput({
+              message: `the request is not valid: ${Validation.formatIssues(issues, omittedIssues)}`,
+              issues: fields,
+              omittedIssues
+            })
+          )
+        }
+      })
+    )
+  )
+
 const DataActionLive = (options: Options) =>
   HttpApiBuilder.group(DataActionApi, "dataAction", (handlers) =>
     Effect.gen(function*() {
       const pipeline = yield* Pipeline.Pipeline
-      return handlers.handle("reply", ({ payload: input }) => {
-        const history = input.history ?? []
-        return pipeline.run(
-          {
-            systemInstructions: options.systemInstructions,
-            context: [...history, { role: "user", content: input.customerMessage }],
-            temperature: options.temperature,
-            maxTokens: options.maxTokens,
-            modelId: options.modelId
-          },
-          // The same conversation and turn give the same key, on every retry of the action.
-          { conversation: { id: input.conversationId, turn: input.turn } }
-        ).pipe(
-          Effect.map((completion) =>
-            new ReplyResponse({
-              // Half an answer is worse than none in a conversation: a broken answer says the fallback text.
-              reply: completion.status === "error" ? options.fallbackText : completion.text,
-              status: completion.status,
-              idempotencyKey: completion.idempotencyKey
-            })
-          ),
-          Effect.mapError((error) => toHttpError(error, history.length))
-        )
-      })
+      return handlers.handleRaw("reply", ({ request }) =>
+        Effect.flatMap(readRequest(request), (input) => {
+          const history = input.history ?? []
+          return pipeline.run(
+            {
+              systemInstructions: options.systemInstructions,
+              context: [...history, { role: "user", content: input.customerMessage }],
+              temperature: options.temperature,
+              maxTokens: options.maxTokens,
+              modelId: options.modelId
+            },
+            // The same conversation and turn give the same key, on every retry of the action.
+            { conversation: { id: input.conversationId, turn: input.turn } }
+          ).pipe(
+            Effect.map((completion) =>
+              new ReplyResponse({
+                // Half an answer is worse than none in a conversation: a broken answer says the fallback text.
+                reply: completion.status === "error" ? options.fallbackText : completion.text,
+                status: completion.status,
+                idempotencyKey: completion.idempotencyKey
+              })
+            ),
+            Effect.mapError((error) => toHttpError(error, history.length))
+          )
+        }))
     }))
 
 /** The API over the `Pipeline` in context. */

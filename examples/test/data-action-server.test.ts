@@ -3,7 +3,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpServer from "@effect/platform/HttpServer"
 import { assert, describe, it } from "@effect/vitest"
-import { IdGenerator } from "@genesys-llm/core"
+import { IdGenerator, Prompt } from "@genesys-llm/core"
 import type { Fault } from "@genesys-llm/simulator"
 import { GatewaySimulator } from "@genesys-llm/simulator"
 import * as Effect from "effect/Effect"
@@ -12,6 +12,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as DataAction from "../src/data-action-server.js"
 import { pipelineOnSimulator } from "../src/internal/simulated.js"
@@ -48,6 +49,22 @@ const post = (body: unknown, headers: Record<string, string> = { "x-api-key": ap
     )
     return { status: response.status, body: (yield* response.json) as Record<string, unknown> }
   })
+
+// The status and the text of an answer, read whatever its size.
+const postRaw = (body: string) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.execute(
+      HttpClientRequest.post("/data-action/reply").pipe(
+        HttpClientRequest.setHeaders({ "x-api-key": apiKey }),
+        HttpClientRequest.bodyText(body, "application/json")
+      )
+    )
+    return { status: response.status, text: yield* response.text }
+  })
+
+const fields = (body: Record<string, unknown>) =>
+  (body.issues as ReadonlyArray<{ readonly field: string }>).map((i) => i.field)
 
 const chatRequests = Effect.gen(function*() {
   const simulator = yield* GatewaySimulator.GatewaySimulator
@@ -198,10 +215,15 @@ describe("examples/data-action-server", () => {
       for (const [field, value] of [["turn", -1], ["history", "not json"], ["customerMessage", " "]] as const) {
         const shape = yield* post(turn(1, { [field]: value }))
         assert.strictEqual(shape.status, 400)
-        assert.strictEqual(shape.body._tag, "HttpApiDecodeError")
-        const paths = (shape.body.issues as ReadonlyArray<{ path: ReadonlyArray<unknown> }>).map((i) => i.path[0])
-        assert.include(paths, field)
+        assert.strictEqual(shape.body._tag, "InvalidInput")
+        assert.deepStrictEqual(fields(shape.body), [field])
       }
+      const notJson = yield* post("{\"conversationId\": ")
+      assert.deepStrictEqual([notJson.status, notJson.body._tag, notJson.body.message], [
+        400,
+        "InvalidInput",
+        "the body is not valid JSON"
+      ])
 
       const long = yield* post(turn(1, { customerMessage: "x".repeat(4001) }))
       assert.strictEqual(long.status, 400)
@@ -215,6 +237,76 @@ describe("examples/data-action-server", () => {
         "history[1].content"
       ])
       assert.strictEqual((yield* chatRequests).length, 0)
+    }).pipe(Effect.provide(stack())))
+
+  it.scoped("answers a request of 330,000 bad history items (10 MB) with a short 400 that counts what was sent", () =>
+    Effect.gen(function*() {
+      const history = Array.from({ length: 330_000 }, () => ({ role: "robot", content: 1 }))
+      const big = yield* postRaw(JSON.stringify(turn(1, { history })))
+      assert.strictEqual(big.status, 400)
+      assert.isBelow(big.text.length, 1000)
+      const body = JSON.parse(big.text)
+      assert.strictEqual(body._tag, "InvalidInput")
+      assert.deepStrictEqual(fields(body), ["history"])
+      assert.include(body.message, `history must have at most ${DataAction.maxHistoryMessages} items, got 330000`)
+      assert.strictEqual((yield* chatRequests).length, 0)
+    }).pipe(Effect.provide(stack())))
+
+  it.scoped("lists the first 20 problems of a request and counts the others", () =>
+    Effect.gen(function*() {
+      const history = Array.from({ length: DataAction.maxHistoryMessages }, () => ({ role: "robot", content: 1 }))
+      const many = yield* postRaw(JSON.stringify(turn(1, { history })))
+      assert.strictEqual(many.status, 400)
+      assert.isBelow(many.text.length, 4000)
+      const body = JSON.parse(many.text)
+      assert.strictEqual(body.issues.length, 20)
+      assert.strictEqual(body.omittedIssues, 2 * DataAction.maxHistoryMessages - 20)
+      assert.deepStrictEqual(fields(body).slice(0, 2), ["history[0].role", "history[0].content"])
+      assert.include(body.message, `and ${2 * DataAction.maxHistoryMessages - 20} more`)
+    }).pipe(Effect.provide(stack())))
+
+  it.scoped("never repeats a card number sent in a wrong field", () =>
+    Effect.gen(function*() {
+      const card = "4111111111111111"
+      const wrong: ReadonlyArray<Record<string, unknown>> = [
+        turn(1, { turn: "4111 1111 1111 1111" }),
+        turn(1, { turn: Number(card) + 0.5 }),
+        turn(1, { turn: -Number(card) }),
+        turn(1, { conversationId: Number(card) }),
+        turn(1, { customerMessage: Number(card) }),
+        turn(1, { history: [{ role: card, content: "x" }] }),
+        turn(1, { history: [{ role: "user", content: Number(card) }] }),
+        turn(1, { history: card }),
+        turn(1, { history: { card } }),
+        turn(1, { history: JSON.stringify([{ role: "user", content: card.repeat(300) }]) }),
+        { conversationId: card }
+      ]
+      for (const body of wrong) {
+        const answer = yield* postRaw(JSON.stringify(body))
+        assert.strictEqual(answer.status, 400, answer.text)
+        assert.notInclude(answer.text, "4111", answer.text)
+      }
+      assert.strictEqual((yield* chatRequests).length, 0)
+    }).pipe(Effect.provide(stack())))
+
+  it.scoped("trims a long history to the newest messages instead of refusing it", () =>
+    Effect.gen(function*() {
+      const history = Array.from({ length: 30 }, (_, i) => ({ role: i % 2 === 0 ? "user" : "agent", content: `m${i}` }))
+      const answer = yield* post(turn(1, { history: JSON.stringify(history) }))
+      assert.strictEqual(answer.status, 200)
+      const [chat] = yield* chatRequests
+      // The newest 24 of the history and the customer's message: the context window's 25.
+      const sent = Prompt.toJson({
+        systemInstructions: options.systemInstructions,
+        context: [...history.slice(6), { role: "user", content: turn(1).customerMessage }] as Array<Prompt.ChatMessage>,
+        temperature: options.temperature,
+        maxTokens: options.maxTokens,
+        modelId: options.modelId
+      })
+      assert.strictEqual(chat.bodySha256, createHash("sha256").update(sent).digest("hex"))
+      const over = yield* post(turn(2, { history: Array(DataAction.maxHistoryMessages + 1).fill(history[0]) }))
+      assert.strictEqual(over.status, 400)
+      assert.include(over.body.message, `at most ${DataAction.maxHistoryMessages} items, got 1000`)
     }).pipe(Effect.provide(stack())))
 
   it.scoped("blocks a card number with 422 naming the rule, never the number, and sends nothing", () =>

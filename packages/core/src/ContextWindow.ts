@@ -1,7 +1,10 @@
 /**
- * Trims a payload's context to a token budget: the oldest context messages are dropped first, the system
- * instructions are always kept and the newest context message is never dropped. When even those cannot fit,
- * the payload is refused with a `ContextOverflowError` rather than sent with an empty context.
+ * Trims a payload's context to a number of messages (25 by default, the specification's limit) and to a token
+ * budget: the oldest context messages are dropped first, the system instructions are always kept and the newest
+ * context message is never dropped. When even those cannot fit the budget, the payload is refused with a
+ * `ContextOverflowError` rather than sent with an empty context. With `tooManyMessages: "reject"`, a context over
+ * the number of messages is refused as invalid instead (`PromptValidationError` at `context`), as validation did
+ * before the limit moved here.
  *
  * What is counted: each system instruction (`TokenEstimator.estimate`) and each kept context message
  * (`TokenEstimator.estimateMessage`). Nothing else of the request is counted: not the model id, temperature or
@@ -21,8 +24,10 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Describe from "./internal/describe.js"
 import type * as Prompt from "./Prompt.js"
 import * as TokenEstimator from "./TokenEstimator.js"
+import * as Validation from "./Validation.js"
 
 /**
  * Even the system instructions and the newest context message need more tokens than the budget allows. The
@@ -46,8 +51,8 @@ export class ContextOverflowError extends Schema.TaggedError<ContextOverflowErro
 }
 
 /**
- * The budget options are not valid: a ratio must be greater than 0 and at most 1, a number of tokens a positive
- * integer, and only one of them may be given.
+ * The options are not valid: a ratio must be greater than 0 and at most 1, a number of tokens a positive integer,
+ * only one of them may be given, and `maxMessages` must be a positive integer.
  *
  * @since 0.1.0
  * @category errors
@@ -91,7 +96,9 @@ export interface Service {
    * Keeps the longest suffix of the context that fits the budget together with all system instructions. The
    * payload is returned unchanged (the same object) when nothing is dropped.
    */
-  readonly fit: (payload: Prompt.PromptPayload) => Effect.Effect<Fitted, ContextOverflowError>
+  readonly fit: (
+    payload: Prompt.PromptPayload
+  ) => Effect.Effect<Fitted, ContextOverflowError | Validation.PromptValidationError>
 }
 
 /**
@@ -101,15 +108,31 @@ export interface Service {
 export class ContextWindow extends Context.Tag("@genesys-llm/core/ContextWindow")<ContextWindow, Service>() {}
 
 /**
+ * What happens to the oldest context messages beyond `maxMessages`: dropped (the default), or the payload
+ * refused as invalid.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TooManyMessages = "drop" | "reject"
+
+/**
  * The budget: a ratio of the payload's `maxTokens` (0 < ratio <= 1, default 0.8) or an absolute number of
- * tokens (a positive integer). Not both.
+ * tokens (a positive integer), not both; and the most context messages kept (default 25), with what happens to
+ * the others (default `drop`).
  *
  * @since 0.1.0
  * @category models
  */
 export type Options =
-  | { readonly budgetRatio?: number | undefined; readonly budgetTokens?: undefined }
-  | { readonly budgetTokens: number; readonly budgetRatio?: undefined }
+  & (
+    | { readonly budgetRatio?: number | undefined; readonly budgetTokens?: undefined }
+    | { readonly budgetTokens: number; readonly budgetRatio?: undefined }
+  )
+  & {
+    readonly maxMessages?: number | undefined
+    readonly tooManyMessages?: TooManyMessages | undefined
+  }
 
 /**
  * The specification's budget: 80% of `maxTokens`.
@@ -119,28 +142,50 @@ export type Options =
  */
 export const defaultBudgetRatio = 0.8
 
+/**
+ * The specification's limit on context messages, kept by dropping the oldest.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaultMaxMessages = 25
+
 type Budget =
-  | { readonly _tag: "Ratio"; readonly ratio: number }
-  | { readonly _tag: "Tokens"; readonly tokens: number }
+  & (
+    | { readonly _tag: "Ratio"; readonly ratio: number }
+    | { readonly _tag: "Tokens"; readonly tokens: number }
+  )
+  & { readonly maxMessages: number; readonly tooManyMessages: TooManyMessages }
 
 const isValidRatio = (ratio: number): boolean => ratio > 0 && ratio <= 1
 const ratioRule = "must be greater than 0 and at most 1"
 const isValidTokens = (tokens: number): boolean => Number.isSafeInteger(tokens) && tokens >= 1
 const tokensRule = "must be a positive integer"
 
+const tooManyMessagesValues: ReadonlyArray<TooManyMessages> = ["drop", "reject"]
+
 const budgetOf = (options: Options): Either.Either<Budget, InvalidBudgetError> => {
   const { budgetRatio, budgetTokens } = options
+  const maxMessages = options.maxMessages ?? defaultMaxMessages
+  const tooManyMessages = options.tooManyMessages ?? "drop"
   if (budgetRatio !== undefined && budgetTokens !== undefined) {
     return Either.left(new InvalidBudgetError({ reason: "give budgetRatio or budgetTokens, not both" }))
   }
+  if (!isValidTokens(maxMessages)) {
+    return Either.left(new InvalidBudgetError({ reason: `maxMessages ${tokensRule}, got ${maxMessages}` }))
+  }
+  if (!tooManyMessagesValues.includes(tooManyMessages)) {
+    return Either.left(new InvalidBudgetError({ reason: `tooManyMessages must be "drop" or "reject"` }))
+  }
+  const limits = { maxMessages, tooManyMessages }
   if (budgetTokens !== undefined) {
     return isValidTokens(budgetTokens)
-      ? Either.right({ _tag: "Tokens", tokens: budgetTokens })
+      ? Either.right({ _tag: "Tokens", tokens: budgetTokens, ...limits })
       : Either.left(new InvalidBudgetError({ reason: `budgetTokens ${tokensRule}, got ${budgetTokens}` }))
   }
   const ratio = budgetRatio ?? defaultBudgetRatio
   return isValidRatio(ratio)
-    ? Either.right({ _tag: "Ratio", ratio })
+    ? Either.right({ _tag: "Ratio", ratio, ...limits })
     : Either.left(new InvalidBudgetError({ reason: `budgetRatio ${ratioRule}, got ${ratio}` }))
 }
 
@@ -163,11 +208,23 @@ const makeWith = (budget: Budget, estimator: TokenEstimator.Service): Service =>
         if (!(tokens >= 0 && tokens < Infinity)) return yield* invalidEstimate("a system instruction", tokens)
         total += tokens
       }
+      // Messages before `oldest` are beyond the number kept, whatever their size.
+      const context = payload.context
+      const oldest = Math.max(0, context.length - budget.maxMessages)
+      if (oldest > 0 && budget.tooManyMessages === "reject") {
+        return yield* new Validation.PromptValidationError({
+          issues: [
+            new Validation.ValidationIssue({
+              path: "context",
+              message: Describe.tooManyItems("context", budget.maxMessages, context.length)
+            })
+          ]
+        })
+      }
       // From the newest message backwards, each estimated once, with a running sum: linear in the context.
       // The first message that does not fit ends the walk, so the kept messages are a suffix of the context.
-      const context = payload.context
       let keepFrom = context.length
-      while (keepFrom > 0) {
+      while (keepFrom > oldest) {
         const tokens = estimateMessage(context[keepFrom - 1])
         if (!(tokens >= 0 && tokens < Infinity)) return yield* invalidEstimate("a context message", tokens)
         if (total + tokens > limit) {
@@ -195,8 +252,8 @@ const makeWith = (budget: Budget, estimator: TokenEstimator.Service): Service =>
 }
 
 /**
- * Builds a context window with the given budget (80% of `maxTokens` by default) on the `TokenEstimator` in
- * context. Fails with `InvalidBudgetError` when the options are not valid.
+ * Builds a context window with the given budget (80% of `maxTokens` and 25 messages by default) on the
+ * `TokenEstimator` in context. Fails with `InvalidBudgetError` when the options are not valid.
  *
  * @since 0.1.0
  * @category constructors
@@ -220,8 +277,10 @@ export const layer = (
   Layer.effect(ContextWindow, make(options))
 
 /**
- * The budget from configuration: `LLM_CONTEXT_BUDGET_RATIO` (0 < ratio <= 1) or `LLM_CONTEXT_BUDGET_TOKENS` (a
- * positive integer), at most one of them; neither gives the default ratio. A bad value fails naming its setting.
+ * The options from configuration: `LLM_CONTEXT_BUDGET_RATIO` (0 < ratio <= 1) or `LLM_CONTEXT_BUDGET_TOKENS` (a
+ * positive integer), at most one of them, neither giving the default ratio; `LLM_CONTEXT_MAX_MESSAGES` (a positive
+ * integer, default 25) and `LLM_CONTEXT_TOO_MANY_MESSAGES` (`drop`, the default, or `reject`). A bad value fails
+ * naming its setting.
  *
  * @since 0.1.0
  * @category config
@@ -234,18 +293,29 @@ export const config: Config.Config<Options> = Config.all({
   tokens: Config.integer("LLM_CONTEXT_BUDGET_TOKENS").pipe(
     Config.validate({ message: tokensRule, validation: isValidTokens }),
     Config.option
-  )
+  ),
+  maxMessages: Config.integer("LLM_CONTEXT_MAX_MESSAGES").pipe(
+    Config.validate({ message: tokensRule, validation: isValidTokens }),
+    Config.option
+  ),
+  tooManyMessages: Config.literal(...tooManyMessagesValues)("LLM_CONTEXT_TOO_MANY_MESSAGES").pipe(Config.option)
 }).pipe(
-  Config.mapOrFail(({ ratio, tokens }): Either.Either<Options, ConfigError.ConfigError> => {
-    if (Option.isSome(ratio) && Option.isSome(tokens)) {
-      return Either.left(ConfigError.InvalidData(
-        [],
-        "set LLM_CONTEXT_BUDGET_RATIO or LLM_CONTEXT_BUDGET_TOKENS, not both"
-      ))
+  Config.mapOrFail(
+    ({ maxMessages, ratio, tokens, tooManyMessages }): Either.Either<Options, ConfigError.ConfigError> => {
+      if (Option.isSome(ratio) && Option.isSome(tokens)) {
+        return Either.left(ConfigError.InvalidData(
+          [],
+          "set LLM_CONTEXT_BUDGET_RATIO or LLM_CONTEXT_BUDGET_TOKENS, not both"
+        ))
+      }
+      const limits = {
+        ...(Option.isSome(maxMessages) ? { maxMessages: maxMessages.value } : {}),
+        ...(Option.isSome(tooManyMessages) ? { tooManyMessages: tooManyMessages.value } : {})
+      }
+      if (Option.isSome(tokens)) return Either.right({ budgetTokens: tokens.value, ...limits })
+      return Either.right(Option.isSome(ratio) ? { budgetRatio: ratio.value, ...limits } : limits)
     }
-    if (Option.isSome(tokens)) return Either.right({ budgetTokens: tokens.value })
-    return Either.right(Option.isSome(ratio) ? { budgetRatio: ratio.value } : {})
-  })
+  )
 )
 
 /**
@@ -267,7 +337,7 @@ export const layerConfig: Layer.Layer<ContextWindow, ConfigError.ConfigError, To
   )
 
 /**
- * The specification's context window: 80% of `maxTokens`.
+ * The specification's context window: 80% of `maxTokens`, the newest 25 context messages.
  *
  * @since 0.1.0
  * @category layers
@@ -276,6 +346,12 @@ export const layerDefault: Layer.Layer<ContextWindow, never, TokenEstimator.Toke
   ContextWindow,
   Effect.map(
     TokenEstimator.TokenEstimator,
-    (estimator) => makeWith({ _tag: "Ratio", ratio: defaultBudgetRatio }, estimator)
+    (estimator) =>
+      makeWith({
+        _tag: "Ratio",
+        ratio: defaultBudgetRatio,
+        maxMessages: defaultMaxMessages,
+        tooManyMessages: "drop"
+      }, estimator)
   )
 )

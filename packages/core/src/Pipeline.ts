@@ -227,6 +227,12 @@ export interface RunOptions {
    * call's memory stays bounded by the frame size (and the output guard's hold-back) whatever the answer's length.
    */
   readonly retainText?: boolean | undefined
+  /**
+   * Called with the call's audit record once it was written, whatever the call's end, an interruption included: a
+   * caller that stops a call learns from it what the record says (status `cancelled`, the key, the attempts sent).
+   * It runs in the call's finalizer, so it should be quick; a failure of the audit sink does not prevent it.
+   */
+  readonly onRecorded?: ((record: AuditEntry.CallRecord) => Effect.Effect<void>) | undefined
 }
 
 /**
@@ -285,6 +291,7 @@ export type Requirements =
 interface CallState {
   readonly input: unknown
   readonly startedAt: number
+  readonly onRecorded: RunOptions["onRecorded"]
   key: string
   modelId: string | undefined
   dropped: number
@@ -388,6 +395,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
             )
           )
         )
+        if (call.onRecorded !== undefined) yield* call.onRecorded(entry)
         const costUsd = yield* webhook.publish(entry)
         yield* Metrics.recordCall(entry, {
           timeToFirstFrameMs: call.firstTextAt === undefined ? undefined : call.firstTextAt - call.startedAt,
@@ -450,6 +458,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
         const call: CallState = {
           input,
           startedAt: yield* Clock.currentTimeMillis,
+          onRecorded: runOptions.onRecorded,
           key: AuditEntry.unknownValue,
           modelId: undefined,
           dropped: 0,
@@ -496,6 +505,9 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           for (const event of events) {
             switch (event._tag) {
               case "Delta":
+                // Text came from a request that was sent: a call stopped before `Done` tells its attempts no other
+                // way (the gateway's count arrives with `Done` or with its error).
+                if (call.attempts === 0) call.attempts = 1
                 if (call.firstTextAt === undefined) call.firstTextAt = now
                 call.modelText = true
                 deliver(out, guarded(event.text), "model")

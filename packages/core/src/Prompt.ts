@@ -5,19 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-
-// Error messages may end up in logs: a string is echoed only when it is a short word (a role), never as text
-// that could be part of a prompt.
-const describe = (u: unknown): string => {
-  if (u === undefined) return "undefined"
-  if (typeof u === "number" || typeof u === "boolean" || u === null) return String(u)
-  if (typeof u === "string") {
-    return /^[A-Za-z_-]{1,16}$/.test(u)
-      ? JSON.stringify(u)
-      : `a string of ${u.length} characters`
-  }
-  return Array.isArray(u) ? "an array" : `a ${typeof u}`
-}
+import { describeNumber, describeValue as describe, tooManyItems } from "./internal/describe.js"
 
 const expected = (what: string) => (issue: { readonly actual: unknown }) =>
   `expected ${what}, got ${describe(issue.actual)}`
@@ -46,7 +34,9 @@ export const Role = Schema.Literal("user", "agent", "system").annotations({
 export type Role = typeof Role.Type
 
 /**
- * The limits a payload is checked against. The defaults are the specification's.
+ * The limits a payload is checked against. The defaults are the specification's, except the number of context
+ * messages: validation refuses only beyond a hard bound that protects memory (`maxContextMessages`, 1,000), and
+ * the context window trims a longer conversation to the specification's 25 (`ContextWindow`'s `maxMessages`).
  *
  * @since 0.1.0
  * @category models
@@ -54,6 +44,7 @@ export type Role = typeof Role.Type
 export interface Limits {
   readonly maxSystemInstructions: number
   readonly maxSystemInstructionLength: number
+  /** The most context messages accepted at all; a longer context is refused before its messages are decoded. */
   readonly maxContextMessages: number
   readonly maxContextMessageLength: number
   readonly minTemperature: number
@@ -63,8 +54,9 @@ export interface Limits {
 }
 
 /**
- * The specification's limits: up to 5 system instructions of at most 500 characters, up to 25 context messages
- * of at most 4000 characters, temperature 0..2, maxTokens 1..4096.
+ * The specification's limits: up to 5 system instructions of at most 500 characters, context messages of at most
+ * 4000 characters, temperature 0..2, maxTokens 1..4096; and at most 1,000 context messages, the hard bound (the
+ * context window keeps the newest 25 of them).
  *
  * @since 0.1.0
  * @category constructors
@@ -72,7 +64,7 @@ export interface Limits {
 export const defaultLimits: Limits = {
   maxSystemInstructions: 5,
   maxSystemInstructionLength: 500,
-  maxContextMessages: 25,
+  maxContextMessages: 1000,
   maxContextMessageLength: 4000,
   minTemperature: 0,
   maxTemperature: 2,
@@ -112,15 +104,15 @@ const boundedString = (max: number, what: string) =>
 
 const boundedArray = <A, I>(item: Schema.Schema<A, I>, max: number, what: string) =>
   Schema.Array(item).annotations({ message: expected("an array") }).pipe(
-    Schema.filter((items) => items.length <= max || `${what} must have at most ${max} items, got ${items.length}`)
+    Schema.filter((items) => items.length <= max || tooManyItems(what, max, items.length))
   )
 
 const boundedNumber = (min: number, max: number, what: string, integer: boolean) =>
   NumberValue.pipe(
     Schema.filter((n) => {
       if (!Number.isFinite(n)) return `${what} must be a finite number, got ${n}`
-      if (integer && !Number.isInteger(n)) return `${what} must be an integer, got ${n}`
-      return (n >= min && n <= max) || `${what} must be between ${min} and ${max}, got ${n}`
+      if (integer && !Number.isInteger(n)) return `${what} must be an integer, got ${describeNumber(n)}`
+      return (n >= min && n <= max) || `${what} must be between ${min} and ${max}, got ${describeNumber(n)}`
     })
   )
 

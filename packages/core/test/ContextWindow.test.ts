@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as ContextWindow from "../src/ContextWindow.js"
 import type * as Prompt from "../src/Prompt.js"
 import * as TokenEstimator from "../src/TokenEstimator.js"
+import type * as Validation from "../src/Validation.js"
 
 const fitWith = (
   payload: Prompt.PromptPayload,
@@ -17,6 +18,16 @@ const fitWith = (
   Effect.flatMap(ContextWindow.ContextWindow, (window) => window.fit(payload)).pipe(
     // The options of these tests are valid; the invalid ones are tested through `make`.
     Effect.provide(ContextWindow.layer(options).pipe(Layer.provide(estimator), Layer.orDie))
+  )
+
+// The failure of a fit that must overflow its token budget.
+const overflow = <A>(fit: Effect.Effect<A, ContextWindow.ContextOverflowError | Validation.PromptValidationError>) =>
+  Effect.flatMap(
+    Effect.flip(fit),
+    (error) =>
+      error._tag === "ContextOverflowError"
+        ? Effect.succeed(error)
+        : Effect.dieMessage(`not an overflow: ${error._tag}`)
   )
 
 const budgetError = (options: ContextWindow.Options) =>
@@ -60,18 +71,20 @@ describe("ContextWindow", () => {
   describe("properties", () => {
     it.effect.prop("fits the budget with a suffix of the context, or proves that the minimum cannot fit", {
       input: smallPayload,
-      budgetRatio: ratio
-    }, ({ budgetRatio, input }) =>
+      budgetRatio: ratio,
+      maxMessages: FastCheck.option(FastCheck.integer({ min: 1, max: 12 }), { nil: undefined })
+    }, ({ budgetRatio, input, maxMessages }) =>
       Effect.gen(function*() {
         const budget = Math.floor(input.maxTokens * (budgetRatio ?? 0.8) + 1e-9)
         const systemTokens = input.systemInstructions.reduce((sum, s) => sum + estimate(s), 0)
         const n = input.context.length
         const minimum = systemTokens + (n === 0 ? 0 : estimate(input.context[n - 1].content))
-        const result = yield* Effect.either(fitWith(input, { budgetRatio }))
+        const result = yield* Effect.either(fitWith(input, { budgetRatio, maxMessages }))
         if (result._tag === "Left") {
-          assert.strictEqual(result.left._tag, "ContextOverflowError")
-          assert.strictEqual(result.left.budget, budget)
-          assert.strictEqual(result.left.requiredTokens, minimum)
+          const error = result.left
+          assert(error._tag === "ContextOverflowError", error._tag)
+          assert.strictEqual(error.budget, budget)
+          assert.strictEqual(error.requiredTokens, minimum)
           assert.isAbove(minimum, budget)
           return
         }
@@ -89,8 +102,11 @@ describe("ContextWindow", () => {
         assert.strictEqual(fitted.droppedContextMessages, n - out.context.length)
         out.context.forEach((m, i) => assert.strictEqual(m, input.context[fitted.droppedContextMessages + i]))
         if (n > 0) assert.strictEqual(out.context[out.context.length - 1], input.context[n - 1])
-        // As many as fit: the next older message would have gone over the budget.
-        if (fitted.droppedContextMessages > 0) {
+        // At most `maxMessages`, and as many as fit: unless the count is the limit, the next older message would
+        // have gone over the budget.
+        const limit = maxMessages ?? ContextWindow.defaultMaxMessages
+        assert.isAtMost(out.context.length, limit)
+        if (fitted.droppedContextMessages > 0 && out.context.length < limit) {
           const next = input.context[fitted.droppedContextMessages - 1]
           assert.isAbove(fitted.estimatedTokens + estimate(next.content), budget)
         }
@@ -230,7 +246,7 @@ describe("ContextWindow", () => {
         const error = yield* Effect.flip(
           fitWith(payload([secretish.slice(0, 40)], [message(1), { role: "user", content: secretish }], 10))
         )
-        assert.strictEqual(error._tag, "ContextOverflowError")
+        assert(error._tag === "ContextOverflowError", error._tag)
         assert.strictEqual(error.budget, 8)
         assert.strictEqual(error.requiredTokens, 10 + Math.ceil(secretish.length / 4))
         assert.include(error.message, `${error.requiredTokens} tokens`)
@@ -240,17 +256,62 @@ describe("ContextWindow", () => {
 
     it.effect("fails when the system instructions alone exceed the budget, context empty or not", () =>
       Effect.gen(function*() {
-        const empty = yield* Effect.flip(fitWith(payload([text(9)], [], 10)))
+        const empty = yield* overflow(fitWith(payload([text(9)], [], 10)))
         assert.strictEqual(empty.requiredTokens, 9)
-        const withMessage = yield* Effect.flip(fitWith(payload([text(9)], [message(0)], 10)))
+        const withMessage = yield* overflow(fitWith(payload([text(9)], [message(0)], 10)))
         assert.strictEqual(withMessage.requiredTokens, 9)
       }))
 
     it.effect("fails one token past the exact fit", () =>
       Effect.gen(function*() {
-        const error = yield* Effect.flip(fitWith(payload([text(3)], [message(6)], 10)))
+        const error = yield* overflow(fitWith(payload([text(3)], [message(6)], 10)))
         assert.strictEqual(error.requiredTokens, 9)
         assert.strictEqual(error.budget, 8)
+      }))
+  })
+
+  describe("number of messages", () => {
+    const short = (n: number) => Array.from({ length: n }, (_, i) => ({ role: "user" as const, content: `m${i}` }))
+
+    it.effect("keeps the newest 25 by default and counts the older ones as dropped", () =>
+      Effect.gen(function*() {
+        const context = short(30)
+        const fitted = yield* fitWith(payload([], context, 4096))
+        assert.strictEqual(fitted.droppedContextMessages, 5)
+        assert.deepStrictEqual(fitted.payload.context, context.slice(5))
+        const exactly = yield* fitWith(payload([], short(25), 4096))
+        assert.strictEqual(exactly.droppedContextMessages, 0)
+      }))
+
+    it.effect("drops by count and by tokens together, oldest first, and never the newest", () =>
+      Effect.gen(function*() {
+        // Ten messages of 3 tokens, 4 kept by count; the budget of 8 tokens then keeps 2 of those 4.
+        const context = Array.from({ length: 10 }, () => message(3))
+        const fitted = yield* fitWith(payload([text(2)], context, 4096), { budgetTokens: 8, maxMessages: 4 })
+        assert.strictEqual(fitted.droppedContextMessages, 8)
+        assert.strictEqual(fitted.payload.context[1], context[9])
+        const one = yield* fitWith(payload([], short(3), 4096), { maxMessages: 1 })
+        assert.deepStrictEqual(one.payload.context.map((m) => m.content), ["m2"])
+      }))
+
+    it.effect("with reject, refuses a longer context as invalid, naming context and the count sent", () =>
+      Effect.gen(function*() {
+        const error = yield* Effect.flip(fitWith(payload([], short(30), 4096), { tooManyMessages: "reject" }))
+        assert(error._tag === "PromptValidationError", error._tag)
+        assert.deepStrictEqual(error.issues.map((i) => i.path), ["context"])
+        assert.include(error.message, "context must have at most 25 items, got 30")
+        const kept = yield* fitWith(payload([], short(25), 4096), { tooManyMessages: "reject" })
+        assert.strictEqual(kept.droppedContextMessages, 0)
+      }))
+
+    it.effect("refuses a maxMessages that is not a positive integer, and an unknown action", () =>
+      Effect.gen(function*() {
+        for (const maxMessages of [0, -1, 2.5, Number.NaN]) {
+          const error = yield* budgetError({ maxMessages })
+          assert.include(error.message, "maxMessages must be a positive integer")
+        }
+        const error = yield* budgetError({ tooManyMessages: "trim" as ContextWindow.TooManyMessages })
+        assert.include(error.message, "tooManyMessages")
       }))
   })
 
@@ -270,7 +331,8 @@ describe("ContextWindow", () => {
           }
         })
         const context = Array.from({ length: 10_000 }, (_, i) => ({ role: "user" as const, content: `m${i}` }))
-        const fitted = yield* fitWith(payload(["a", "b"], context), { budgetTokens: 20_000 }, counting)
+        const many = { maxMessages: 10_000 }
+        const fitted = yield* fitWith(payload(["a", "b"], context), { budgetTokens: 20_000, ...many }, counting)
         assert.strictEqual(fitted.droppedContextMessages, 0)
         assert.strictEqual(texts.length, 2)
         assert.strictEqual(messages.length, 10_000)
@@ -278,7 +340,7 @@ describe("ContextWindow", () => {
 
         texts.length = 0
         messages.length = 0
-        const trimmed = yield* fitWith(payload(["a", "b"], context), { budgetTokens: 102 }, counting)
+        const trimmed = yield* fitWith(payload(["a", "b"], context), { budgetTokens: 102, ...many }, counting)
         assert.strictEqual(trimmed.droppedContextMessages, 9_900)
         // The 100 kept and the one that did not fit; the 9,899 older ones are never looked at.
         assert.strictEqual(messages.length, 101)
@@ -312,6 +374,20 @@ describe("ContextWindow", () => {
         assert.strictEqual((yield* fitFromEnv({ LLM_CONTEXT_BUDGET_TOKENS: "30" }, payload([], [], 100))).budget, 30)
       }))
 
+    it.effect("reads the number of messages and what happens beyond it", () =>
+      Effect.gen(function*() {
+        const context = Array.from({ length: 5 }, () => message(1))
+        const fitted = yield* fitFromEnv({ LLM_CONTEXT_MAX_MESSAGES: "3" }, payload([], context, 4096))
+        assert.strictEqual(fitted.droppedContextMessages, 2)
+        const refused = yield* Effect.flip(
+          fitFromEnv(
+            { LLM_CONTEXT_MAX_MESSAGES: "3", LLM_CONTEXT_TOO_MANY_MESSAGES: "reject" },
+            payload([], context, 4096)
+          )
+        )
+        assert.include(String(refused), "context must have at most 3 items, got 5")
+      }))
+
     it.effect("names the setting when a value is bad", () =>
       Effect.gen(function*() {
         const cases: ReadonlyArray<readonly [Record<string, string>, string]> = [
@@ -319,7 +395,10 @@ describe("ContextWindow", () => {
           [{ LLM_CONTEXT_BUDGET_RATIO: "1.5" }, "LLM_CONTEXT_BUDGET_RATIO"],
           [{ LLM_CONTEXT_BUDGET_RATIO: "0" }, "LLM_CONTEXT_BUDGET_RATIO"],
           [{ LLM_CONTEXT_BUDGET_TOKENS: "2.5" }, "LLM_CONTEXT_BUDGET_TOKENS"],
-          [{ LLM_CONTEXT_BUDGET_TOKENS: "0" }, "LLM_CONTEXT_BUDGET_TOKENS"]
+          [{ LLM_CONTEXT_BUDGET_TOKENS: "0" }, "LLM_CONTEXT_BUDGET_TOKENS"],
+          [{ LLM_CONTEXT_MAX_MESSAGES: "0" }, "LLM_CONTEXT_MAX_MESSAGES"],
+          [{ LLM_CONTEXT_MAX_MESSAGES: "many" }, "LLM_CONTEXT_MAX_MESSAGES"],
+          [{ LLM_CONTEXT_TOO_MANY_MESSAGES: "trim" }, "LLM_CONTEXT_TOO_MANY_MESSAGES"]
         ]
         for (const [env, setting] of cases) {
           const error = yield* Effect.flip(fitFromEnv(env, payload([], [])))

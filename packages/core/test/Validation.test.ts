@@ -67,10 +67,11 @@ describe("Validation limits", () => {
       yield* rejects(with_({ systemInstructions: ["ok", "x".repeat(501)] }), ["systemInstructions[1]"])
     }))
 
-  it.effect("context: 25 messages accepted, 26 rejected", () =>
+  it.effect("context: 1,000 messages accepted (the context window trims them), 1,001 rejected", () =>
     Effect.gen(function*() {
-      yield* accepts(with_({ context: messages(25) }))
-      yield* rejects(with_({ context: messages(26) }), ["context"])
+      yield* accepts(with_({ context: messages(1000) }))
+      const error = yield* rejects(with_({ context: messages(1001) }), ["context"])
+      assert.include(error.message, "context must have at most 1000 items, got 1001")
     }))
 
   it.effect("a message: 4000 characters accepted, 4001 rejected", () =>
@@ -217,6 +218,41 @@ describe("Validation with custom limits", () => {
     }).pipe(Effect.provide(Validation.layer({ maxMaxTokens: 10 }))))
 })
 
+describe("Validation error size", () => {
+  const bad = (n: number) => Array.from({ length: n }, () => ({ role: "robot", content: 1 }))
+
+  it.effect("a context of 200,000 bad messages is refused by its length, with one issue", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(validator.validate(with_({ context: bad(200_000), temperature: 7 })))
+      assert.deepStrictEqual(error.issues.map((i) => i.path), ["context", "temperature"])
+      assert.strictEqual(error.omittedIssues, 0)
+      assert.include(error.message, "context must have at most 1000 items, got 200000")
+      assert.isBelow(error.message.length, 300)
+    }))
+
+  it.effect("lists the first 20 problems and counts the others", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(validator.validate(with_({ context: bad(1000) })))
+      assert.strictEqual(error.issues.length, Validation.maxReportedIssues)
+      assert.strictEqual(error.omittedIssues, 2000 - 20)
+      assert.deepStrictEqual(error.issues.slice(0, 2).map((i) => i.path), ["context[0].role", "context[0].content"])
+      assert.isTrue(error.message.endsWith("; and 1980 more"), error.message.slice(-40))
+      assert.isBelow(error.message.length, 2000)
+    }))
+
+  it.effect("an oversize list of system instructions is refused by its length, the other fields still named", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        validator.validate(with_({ systemInstructions: Array(100_000).fill(0), context: bad(1) }))
+      )
+      assert.deepStrictEqual(error.issues.map((i) => i.path), [
+        "systemInstructions",
+        "context[0].role",
+        "context[0].content"
+      ])
+    }))
+})
+
 describe("Validation error messages", () => {
   it.effect("never contain the prompt text", () =>
     Effect.gen(function*() {
@@ -232,6 +268,12 @@ describe("Validation error messages", () => {
         with_({ temperature: prompt }),
         with_({ maxTokens: prompt }),
         with_({ modelId: 0, extra: prompt }),
+        // A card number, an SSN, a phone number sent as numbers.
+        with_({ temperature: 4111111111111111 }),
+        with_({ maxTokens: 4111111111111111 }),
+        with_({ maxTokens: 4111111111111111.5 }),
+        with_({ systemInstructions: [4111111111111111] }),
+        with_({ context: [{ role: 4111111111111111, content: 4111111111111111 }] }),
         prompt,
         long
       ]
