@@ -6,13 +6,14 @@
  *
  * @since 0.1.0
  */
-import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import { AuditLog } from "@genesys-llm/core"
 import * as Effect from "effect/Effect"
 import * as ExitCode from "./ExitCode.js"
+import * as Commands from "./internal/commands.js"
 import * as Output from "./internal/output.js"
+import * as Spec from "./internal/spec.js"
 
 const reasons: Record<AuditLog.BreakReason, string> = {
   "invalid-json": "not JSON",
@@ -68,15 +69,7 @@ export const verify = (
  * @since 0.1.0
  * @category commands
  */
-export const verifyCommand = Command.make(
-  "verify",
-  { path: Args.text({ name: "PATH" }).pipe(Args.withDescription("The audit log file (JSON lines).")) },
-  ({ path }) => verify(path)
-).pipe(
-  Command.withDescription(
-    "Check a hash-chained audit log: exit 0 when intact, 1 naming the first bad line and why, 2 when unreadable."
-  )
-)
+export const verifyCommand = Spec.command(Commands.auditVerify, ({ path }) => verify(path))
 
 /**
  * The `audit` command and its subcommands.
@@ -84,7 +77,7 @@ export const verifyCommand = Command.make(
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("audit").pipe(
-  Command.withDescription("Audit log tools."),
+export const command = Command.make(Commands.audit.name).pipe(
+  Command.withDescription(Commands.audit.summary),
   Command.withSubcommands([verifyCommand])
 )

@@ -4,8 +4,6 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as FileSystem from "@effect/platform/FileSystem"
 import { AuditEntry, MetricsWebhook, Pipeline } from "@genesys-llm/core"
@@ -20,7 +18,10 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as ExitCode from "./ExitCode.js"
+import * as Commands from "./internal/commands.js"
+import * as JsonError from "./internal/jsonError.js"
 import * as Output from "./internal/output.js"
+import * as Spec from "./internal/spec.js"
 import { oneLine } from "./internal/text.js"
 
 /**
@@ -29,7 +30,7 @@ import { oneLine } from "./internal/text.js"
  * @since 0.1.0
  * @category models
  */
-export const defaultTemperature = 0.2
+export const defaultTemperature: number = Commands.defaultTemperature
 
 /**
  * The `maxTokens` of a payload built from flags when `--max-tokens` is not given.
@@ -37,7 +38,16 @@ export const defaultTemperature = 0.2
  * @since 0.1.0
  * @category models
  */
-export const defaultMaxTokens = 1024
+export const defaultMaxTokens: number = Commands.defaultMaxTokens
+
+/**
+ * The largest payload `--payload` reads, from a file or stdin (64 MiB): far above the largest valid payload, and a
+ * bound on what a wrong file can cost.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const maxPayloadBytes = 64 * 1024 * 1024
 
 /**
  * How long `chat` waits, after the answer, for the metrics webhook to deliver its event before it exits (what is
@@ -72,14 +82,15 @@ export interface Flags {
 
 /**
  * The `--json` output: the audit status of the call, the text the caller got, and the call's figures. `error`
- * (its `tag` and one-line `message`) is there whenever the exit code is not 0. `idempotencyKey` is `null` when the
+ * (its `tag` and one-line `message`) is there whenever the exit code is not 0. A call stopped by Ctrl-C is
+ * `cancelled`, with the figures of its audit record (the attempts really sent) and the text received until then. `idempotencyKey` is `null` when the
  * call ended before a key was assigned (an invalid payload, a missing file or setting).
  *
  * @since 0.1.0
  * @category models
  */
 export interface Summary {
-  readonly status: "success" | "fallback" | "error" | "invalid" | "blocked"
+  readonly status: "success" | "fallback" | "error" | "invalid" | "blocked" | "cancelled"
   readonly text: string
   readonly tokensUsed: number
   readonly latencyMs: number
@@ -159,11 +170,84 @@ export const summaryOfFailure = (failure: ExitCode.CliFailure): Summary => ({
   error: { tag: failure.reason, message: oneLine(failure.message) }
 })
 
+/**
+ * The summary of a call stopped by an interruption (Ctrl-C): its audit record's figures, when the pipeline had
+ * recorded it, and the text received until then.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const summaryOfCancelled = (record: AuditEntry.CallRecord | undefined, text: string): Summary => ({
+  status: record?.status ?? "cancelled",
+  text,
+  tokensUsed: record?.tokensUsed ?? 0,
+  latencyMs: record?.latencyMs ?? 0,
+  attempts: record?.attempts ?? 0,
+  idempotencyKey: record === undefined ? null : keyOf(record.idempotencyKey),
+  droppedContextMessages: record?.droppedContextMessages ?? 0,
+  error: { tag: "Interrupted", message: cancelledMessage }
+})
+
+const cancelledMessage = "interrupted; the call was cancelled"
+
 const usage = (message: string) =>
   new ExitCode.CliFailure({ exitCode: ExitCode.ExitCode.InvalidInput, reason: "UsageError", message })
 
 const payloadError = (message: string) =>
   new ExitCode.CliFailure({ exitCode: ExitCode.ExitCode.InvalidInput, reason: "PayloadFileError", message })
+
+const tooLarge = (source: string) => payloadError(`${source} is larger than ${maxPayloadBytes / 1024 / 1024} MiB`)
+
+const readFile = (path: string, source: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const info = yield* fs.stat(path)
+    if (info.type === "File" && info.size > BigInt(maxPayloadBytes)) return yield* tooLarge(source)
+    return yield* fs.readFileString(path)
+  }).pipe(
+    Effect.catchTags({
+      BadArgument: () => payloadError(`cannot read ${source}`),
+      SystemError: (error) =>
+        payloadError(
+          error.reason === "NotFound"
+            ? `${source} does not exist`
+            : error.reason === "PermissionDenied"
+            ? `cannot read ${source}: permission denied`
+            : error.reason === "BadResource"
+            ? `cannot read ${source}: not a file`
+            : `cannot read ${source} (${error.reason})`
+        )
+    })
+  )
+
+const readStdin = NodeStream.stdin.pipe(
+  Stream.mapError(() => payloadError("cannot read the payload from stdin")),
+  Stream.mapAccumEffect(0, (bytes, chunk: Uint8Array) =>
+    bytes + chunk.length > maxPayloadBytes
+      ? Effect.fail(tooLarge("the payload on stdin"))
+      : Effect.succeed([bytes + chunk.length, chunk] as const)),
+  Stream.decodeText(),
+  Stream.mkString
+)
+
+// The parser's own message may quote the text, which may be a prompt: say where and what was expected, not what
+// was found.
+const parsePayload = (text: string, source: string) =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: () => {
+      const at = JsonError.locate(text)
+      return new ExitCode.CliFailure({
+        exitCode: ExitCode.ExitCode.InvalidInput,
+        reason: "PayloadParseError",
+        message: text.trim().length === 0
+          ? `${source} is empty`
+          : at === undefined
+          ? `${source} is not valid JSON`
+          : `${source} is not valid JSON: line ${at.line}, column ${at.column}: ${at.problem}`
+      })
+    }
+  })
 
 /**
  * The payload a run sends, from its flags: the file or stdin of `--payload` parsed as JSON (validated later, by
@@ -189,37 +273,8 @@ export const readPayload = (
       }
       const path = flags.payload.value
       const source = path === "-" ? "the payload on stdin" : `the payload file ${path}`
-      const text = path === "-"
-        ? yield* NodeStream.stdin.pipe(
-          Stream.decodeText(),
-          Stream.mkString,
-          Effect.mapError(() => payloadError("cannot read the payload from stdin"))
-        )
-        : yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-          Effect.mapError((error) =>
-            payloadError(
-              error._tag !== "SystemError"
-                ? `cannot read ${source}`
-                : error.reason === "NotFound"
-                ? `${source} does not exist`
-                : error.reason === "PermissionDenied"
-                ? `cannot read ${source}: permission denied`
-                : error.reason === "BadResource"
-                ? `cannot read ${source}: not a file`
-                : `cannot read ${source} (${error.reason})`
-            )
-          )
-        )
-      // The parser's own message may quote the file's text, which may be a prompt: say where, not what.
-      return yield* Effect.try({
-        try: () => JSON.parse(text) as unknown,
-        catch: () =>
-          new ExitCode.CliFailure({
-            exitCode: ExitCode.ExitCode.InvalidInput,
-            reason: "PayloadParseError",
-            message: text.trim().length === 0 ? `${source} is empty` : `${source} is not valid JSON`
-          })
-      })
+      const text = path === "-" ? yield* readStdin : yield* readFile(path, source)
+      return yield* parsePayload(text, source)
     }
     if (Option.isNone(flags.model)) {
       return yield* usage("give --payload FILE, or --model ID with at least one --user TEXT")
@@ -355,28 +410,33 @@ const awaitWebhook = Effect.flatMap(MetricsWebhook.MetricsWebhook, (webhook) =>
     Effect.ignore
   ))
 
-const call = (payload: unknown, options: NodePipeline.Options, json: boolean) =>
+// What a run has seen so far: the summary of a run that Ctrl-C stops is made of it.
+interface Progress {
+  readonly record: AuditEntry.CallRecord | undefined
+  readonly text: string
+  readonly streamed: boolean
+}
+
+const noProgress: Progress = { record: undefined, text: "", streamed: false }
+
+const call = (payload: unknown, options: NodePipeline.Options, json: boolean, progress: Ref.Ref<Progress>) =>
   Effect.gen(function*() {
     const pipeline = yield* Pipeline.Pipeline
-    const wrote = yield* Ref.make(false)
-    const outcome = yield* pipeline.stream(payload).pipe(
+    const onRecorded = (record: AuditEntry.CallRecord) => Ref.update(progress, (p) => ({ ...p, record }))
+    const outcome = yield* pipeline.stream(payload, { onRecorded }).pipe(
       Stream.runFoldEffect(
         { streamed: false, completion: undefined as Pipeline.Completion | undefined },
         (state, event) => {
           if (event._tag === "Completed") return Effect.succeed({ ...state, completion: event.completion })
-          if (json || event.text.length === 0) return Effect.succeed(state)
-          return Effect.as(Output.out(event.text).pipe(Effect.zipRight(Ref.set(wrote, true))), {
-            ...state,
-            streamed: true
-          })
+          if (event.text.length === 0) return Effect.succeed(state)
+          if (json) return Effect.as(Ref.update(progress, (p) => ({ ...p, text: p.text + event.text })), state)
+          return Effect.as(
+            Output.out(event.text).pipe(Effect.zipRight(Ref.update(progress, (p) => ({ ...p, streamed: true })))),
+            { ...state, streamed: true }
+          )
         }
       ),
-      Effect.either,
-      // Ctrl-C: end the partial answer's line and say why it stopped (the audit log records `cancelled`).
-      Effect.onInterrupt(() =>
-        Effect.flatMap(Ref.get(wrote), (streamed) =>
-          Effect.zipRight(streamed ? Output.out("\n") : Effect.void, Output.err("interrupted; the call was cancelled")))
-      )
+      Effect.either
     )
     if (options.webhook !== undefined) {
       yield* awaitWebhook
@@ -424,19 +484,15 @@ const call = (payload: unknown, options: NodePipeline.Options, json: boolean) =>
     }
   })
 
-/**
- * Runs `chat` with parsed flags to its result, streaming the answer to stdout unless `flags.json`. Never fails:
- * every failure is in the result.
- *
- * @since 0.1.0
- * @category utils
- */
-export const execute = (flags: Flags): Effect.Effect<Result, never, FileSystem.FileSystem | Output.Output> =>
+const executeWith = (
+  flags: Flags,
+  progress: Ref.Ref<Progress>
+): Effect.Effect<Result, never, FileSystem.FileSystem | Output.Output> =>
   Effect.gen(function*() {
     const payload = yield* readPayload(flags)
     const overrides = yield* checkFlags(flags)
     const options = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
-    return yield* call(payload, options, flags.json).pipe(
+    return yield* call(payload, options, flags.json, progress).pipe(
       Effect.provide(NodePipeline.layerConfig(options)),
       Effect.catchTags({
         ConfigError: (error) => Effect.fail(ExitCode.ofConfigError(error)),
@@ -457,6 +513,41 @@ export const execute = (flags: Flags): Effect.Effect<Result, never, FileSystem.F
   )
 
 /**
+ * Runs `chat` with parsed flags to its result, streaming the answer to stdout unless `flags.json`. Never fails:
+ * every failure is in the result.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const execute = (flags: Flags): Effect.Effect<Result, never, FileSystem.FileSystem | Output.Output> =>
+  Effect.flatMap(Ref.make(noProgress), (progress) => executeWith(flags, progress))
+
+// Ctrl-C: the call was recorded as cancelled by the time this runs. With --json, its one JSON object; without, the
+// end of the partial answer's line. Either way one line on stderr.
+const reportCancelled = (progress: Progress, json: boolean) =>
+  Effect.gen(function*() {
+    if (json) yield* Output.out(`${JSON.stringify(summaryOfCancelled(progress.record, progress.text))}\n`)
+    else if (progress.streamed) yield* Output.out("\n")
+    yield* Output.err(cancelledMessage)
+  })
+
+/**
+ * Runs `chat` and prints its outcome (`execute`, then `report`); an interruption (Ctrl-C) still prints what the
+ * contract promises (with `--json`, one JSON object with status `cancelled`) before it ends the run.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const run = (flags: Flags): Effect.Effect<void, ExitCode.CliFailure, FileSystem.FileSystem | Output.Output> =>
+  Effect.gen(function*() {
+    const progress = yield* Ref.make(noProgress)
+    const result = yield* executeWith(flags, progress).pipe(
+      Effect.onInterrupt(() => Effect.flatMap(Ref.get(progress), (p) => reportCancelled(p, flags.json)))
+    )
+    return yield* report(result, flags.json)
+  })
+
+/**
  * Writes a result: the final newline of streamed text, or the JSON summary; the fallback notice on stderr. Fails
  * with the result's failure, if any.
  *
@@ -474,77 +565,10 @@ export const report = (result: Result, json: boolean): Effect.Effect<void, ExitC
     if (result.failure !== undefined) return yield* result.failure
   })
 
-const text = (name: string, pseudo: string, description: string) =>
-  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description))
-
 /**
  * The `chat` command.
  *
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("chat", {
-  payload: text(
-    "payload",
-    "FILE",
-    "A PromptPayload as JSON ({systemInstructions, context, temperature, maxTokens, modelId}); - reads stdin. " +
-      "Not with --model, --system, --user, --temperature or --max-tokens."
-  ).pipe(Options.optional),
-  model: text("model", "ID", "Build the payload from flags: the model id.").pipe(Options.optional),
-  system: text("system", "TEXT", "A system instruction of the built payload (repeatable, in order).").pipe(
-    Options.repeated
-  ),
-  user: text("user", "TEXT", "A user message of the built payload's context (repeatable, in order; one at least).")
-    .pipe(Options.repeated),
-  temperature: Options.float("temperature").pipe(
-    Options.withPseudoName("T"),
-    Options.withDescription(`Temperature of the built payload, 0 to 2 (default ${defaultTemperature}).`),
-    Options.optional
-  ),
-  maxTokens: Options.integer("max-tokens").pipe(
-    Options.withPseudoName("N"),
-    Options.withDescription(`maxTokens of the built payload, 1 to 4096 (default ${defaultMaxTokens}).`),
-    Options.optional
-  ),
-  apiUrl: text(
-    "api-url",
-    "URL",
-    "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
-      "login too (a simulator, a proxy)."
-  ).pipe(Options.optional),
-  loginUrl: text(
-    "login-url",
-    "URL",
-    "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
-  ).pipe(Options.optional),
-  auditLog: text(
-    "audit-log",
-    "PATH",
-    "The hash-chained audit log to append to (default $LLM_AUDIT_LOG_PATH or " +
-      "./llm-audit.log)."
-  ).pipe(Options.optional),
-  webhook: text(
-    "webhook",
-    "URL",
-    "Cost-tracking webhook that gets the call's metrics event (default $COST_TRACKING_WEBHOOK; none when unset)."
-  ).pipe(Options.optional),
-  maxLatency: Options.integer("max-latency").pipe(
-    Options.withPseudoName("MS"),
-    Options.withDescription(
-      "Milliseconds to the first frame, retries included, before the fallback text is given (default " +
-        "$LLM_MAX_LATENCY_MS or 5000)."
-    ),
-    Options.optional
-  ),
-  fallback: text("fallback", "TEXT", "The fallback text (default $LLM_FALLBACK_TEXT or the built-in one).").pipe(
-    Options.optional
-  ),
-  json: Options.boolean("json").pipe(
-    Options.withDescription(
-      "Print only one JSON object at the end: {status, text, tokensUsed, latencyMs, attempts, idempotencyKey, " +
-        "droppedContextMessages, error?}. Without it the answer is streamed as it arrives."
-    )
-  )
-}, (flags) => Effect.flatMap(execute(flags), (result) => report(result, flags.json))).pipe(
-  Command.withDescription("Send one prompt through the pipeline and stream the answer to stdout.")
-)
+export const command = Spec.command(Commands.chat, run)

@@ -19,22 +19,20 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as ValidationError from "@effect/cli/ValidationError"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
-import * as Terminal from "@effect/platform/Terminal"
+import type * as Terminal from "@effect/platform/Terminal"
 import * as Cause from "effect/Cause"
-import * as Config from "effect/Config"
 import type * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
-import * as Audit from "./Audit.js"
-import * as Chat from "./Chat.js"
 import * as ExitCode from "./ExitCode.js"
+import * as Commands from "./internal/commands.js"
+import * as Help from "./internal/help.js"
 import * as Output from "./internal/output.js"
+import * as Spec from "./internal/spec.js"
 import { oneLine, stripAnsi } from "./internal/text.js"
-import * as Simulator from "./Simulator.js"
 
 /**
  * @since 0.1.0
@@ -74,7 +72,8 @@ export const environment: ReadonlyArray<readonly [variable: string, meaning: str
   ["LLM_SAFETY_BLOCK_RULES", "Safety rule ids to enable with the action block (comma-separated)."],
   ["LLM_SAFETY_REDACT_RULES", "Safety rule ids to enable with the action redact, e.g. email,phone-number."],
   ["LLM_SAFETY_DISABLED_RULES", "Safety rule ids to turn off (comma-separated)."],
-  ["NO_COLOR", "Set: no colours in help (they are also off when stdout is not a terminal)."]
+  ["LLM_CONTEXT_MAX_MESSAGES", "Context messages kept, the newest (default 25)."],
+  ["LLM_CONTEXT_TOO_MANY_MESSAGES", "drop (default) the older messages beyond it, or reject the payload."]
 ]
 
 /**
@@ -97,25 +96,57 @@ export const exitCodes: ReadonlyArray<readonly [code: number, meaning: string]> 
   [130, "interrupted (Ctrl-C) during chat or audit verify"]
 ]
 
-// A compact two-column table: one paragraph, one row a line.
-const table = (rows: ReadonlyArray<readonly [string, string]>): HelpDoc.HelpDoc => {
-  const width = Math.max(...rows.map(([term]) => term.length))
-  return HelpDoc.p(rows.map(([term, meaning]) => `  ${term.padEnd(width)}  ${meaning}`).join("\n"))
+const root = Spec.make({
+  name: Output.programName,
+  summary: "Send prompts through the Genesys Cloud LLM gateway pipeline, run its simulator, check audit logs.",
+  subcommands: [Commands.chat, Commands.simulator, Commands.audit]
+})
+
+// The deepest command a command line names, and its words from the program down (`genesys-llm audit verify`).
+const commandOf = (args: ReadonlyArray<string>) => {
+  const path: Array<string> = [name]
+  let spec: Spec.Spec = root
+  for (const arg of args) {
+    if (spec.subcommands.length === 0) break
+    const sub = spec.subcommands.find((candidate) => candidate.name === arg)
+    if (sub !== undefined) {
+      path.push(sub.name)
+      spec = sub
+    }
+  }
+  return { path, spec }
 }
 
 /**
- * The text under every help page: the environment variables and the exit codes.
+ * The help of a command line that asks for it (`--help` or `-h` anywhere): the help of the deepest command it
+ * names, or of the program. `undefined` when it does not ask.
  *
  * @since 0.1.0
- * @category models
+ * @category utils
  */
-export const footer: HelpDoc.HelpDoc = HelpDoc.blocks([
-  HelpDoc.h1("ENVIRONMENT"),
-  table(environment),
-  HelpDoc.h1("EXIT CODES"),
-  table(exitCodes.map(([code, meaning]) => [String(code), meaning] as const)),
-  HelpDoc.p("Run `genesys-llm COMMAND --help` for a command's options; `--version` prints the version.")
-])
+export const helpFor = (args: ReadonlyArray<string>): string | undefined => {
+  if (!args.some((arg) => arg === "--help" || arg === "-h")) return undefined
+  const { path, spec } = commandOf(args)
+  if (spec !== root) return Help.render(path, spec)
+  return `${Help.render(path, spec)}
+Environment:
+${Help.table(environment)}
+
+Exit codes:
+${Help.table(exitCodes.map(([code, meaning]) => [String(code), meaning] as const))}
+
+Run \`${name} COMMAND --help\` for a command's options; \`${name} --version\` prints the version;
+\`${name} --log-level debug COMMAND ...\` adds the library's debug lines on stderr.
+`
+}
+
+// A command whose work lives in a module imported when the command runs: `--help`, a usage error or another
+// command never load the pipeline, the simulator or the audit reader. A new command is one more line below: its
+// spec in internal/commands.ts, its module loaded here.
+const lazy = <F extends Spec.Flags, P extends Spec.Positionals, E, R>(
+  spec: Spec.Spec<F, P>,
+  load: Effect.Effect<(parsed: Spec.Parsed<F, P>) => Effect.Effect<void, E, R>>
+) => Spec.command(spec, (parsed) => Effect.flatMap(load, (run) => run(parsed)))
 
 /**
  * The root command.
@@ -124,25 +155,35 @@ export const footer: HelpDoc.HelpDoc = HelpDoc.blocks([
  * @category commands
  */
 export const command = Command.make(name).pipe(
-  Command.withDescription(
-    "Send prompts through the Genesys Cloud LLM gateway pipeline, run its simulator, check " +
-      "audit logs."
-  ),
-  Command.withSubcommands([Chat.command, Simulator.command, Audit.command])
+  Command.withDescription(root.summary),
+  Command.withSubcommands([
+    lazy(Commands.chat, Effect.map(Effect.promise(() => import("./Chat.js")), (Chat) => Chat.run)),
+    lazy(Commands.simulator, Effect.map(Effect.promise(() => import("./Simulator.js")), (Simulator) => Simulator.execute)),
+    Command.make(Commands.audit.name).pipe(
+      Command.withDescription(Commands.audit.summary),
+      Command.withSubcommands([
+        lazy(
+          Commands.auditVerify,
+          Effect.map(Effect.promise(() => import("./Audit.js")), (Audit) => ({ path }: { readonly path: string }) =>
+            Audit.verify(path))
+        )
+      ])
+    )
+  ])
 )
 
 const strip = (value: unknown): unknown => typeof value === "string" ? stripAnsi(value) : value
 
-// The console the parser sees: its own error printing is dropped (`run` prints one line instead), and help loses
-// its colours when they would end up in a file or a pipe.
-const parserConsole = (console: Console.Console, colours: boolean): Console.Console => ({
+// The console the parser sees: its own error printing is dropped (`run` prints one line instead), and what it
+// prints itself (its built-in options) loses its colours.
+const parserConsole = (console: Console.Console): Console.Console => ({
   ...console,
   error: () => Effect.void,
-  log: (...args) => console.log(...(colours ? args : args.map(strip))),
+  log: (...args) => console.log(...args.map(strip)),
   unsafe: {
     ...console.unsafe,
     error: () => {},
-    log: (...args) => console.unsafe.log(...(colours ? args : args.map(strip)))
+    log: (...args) => console.unsafe.log(...args.map(strip))
   }
 })
 
@@ -158,9 +199,9 @@ const stderrLogger = (console: Console.Console) =>
     console.unsafe.error(`${name}: ${levelName(logLevel)}: ${oneLine(parts.join(" "))}${suffix}`)
   })
 
-const usageLine = (error: ValidationError.ValidationError): string => {
+const usageLine = (error: ValidationError.ValidationError, args: ReadonlyArray<string>): string => {
   const text = oneLine(HelpDoc.toAnsiText(error.error))
-  return `${text.length > 0 ? text : "invalid command line"} (see ${name} --help)`
+  return `${text.length > 0 ? text : "invalid command line"} (see ${commandOf(args).path.join(" ")} --help)`
 }
 
 const describeDefect = (cause: Cause.Cause<unknown>): string => {
@@ -171,7 +212,8 @@ const describeDefect = (cause: Cause.Cause<unknown>): string => {
 
 /**
  * Parses a command line (`[runtime, script, ...args]`, as `process.argv`), runs it, prints every failure as one
- * stderr line, and gives the exit code. Only an interruption ends it otherwise.
+ * stderr line, and gives the exit code. Only an interruption ends it otherwise. `--help` (the help of the command
+ * named) and `--version` are answered before the parser runs.
  *
  * @since 0.1.0
  * @category utils
@@ -181,15 +223,18 @@ export const run = (
 ): Effect.Effect<ExitCode.ExitCode, never, FileSystem.FileSystem | Path.Path | Terminal.Terminal> =>
   Effect.gen(function*() {
     const console = yield* Effect.console
-    const terminal = yield* Terminal.Terminal
-    const noColor = yield* Config.option(Config.string("NO_COLOR")).pipe(Effect.orElseSucceed(() => Option.none()))
-    const colours = (yield* terminal.isTTY) && Option.isNone(noColor)
     const output = yield* Output.make(console)
-    const cli = Command.run(command, { name, version, footer })
+    const args = argv.slice(2)
+    const help = helpFor(args.length === 0 ? ["--help"] : args)
+    if (help !== undefined) return yield* Effect.as(output.out(help), ExitCode.ExitCode.Success)
+    if (args.length === 1 && args[0] === "--version") {
+      return yield* Effect.as(output.out(`${version}\n`), ExitCode.ExitCode.Success)
+    }
+    const cli = Command.run(command, { name, version })
     return yield* cli(argv).pipe(
       Effect.provideService(Output.Output, output),
       Effect.provide(CliConfig.layer({ showBuiltIns: false })),
-      Effect.withConsole(parserConsole(console, colours)),
+      Effect.withConsole(parserConsole(console)),
       // Whatever loggers the runtime installed (the default one, `runMain`'s pretty one), log lines go to stderr only.
       Effect.provide(Layer.merge(
         Logger.replace(Logger.defaultLogger, stderrLogger(console)),
@@ -198,7 +243,7 @@ export const run = (
       Effect.as<ExitCode.ExitCode>(ExitCode.ExitCode.Success),
       Effect.catchAll((error) =>
         ValidationError.isValidationError(error)
-          ? Effect.as(output.err(usageLine(error)), ExitCode.ExitCode.InvalidInput)
+          ? Effect.as(output.err(usageLine(error, args)), ExitCode.ExitCode.InvalidInput)
           : Effect.as(output.err(error.message), error.exitCode)
       ),
       Effect.catchAllCause((cause) =>

@@ -4,14 +4,14 @@
  *
  * @since 0.1.0
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import { GatewaySimulator } from "@genesys-llm/simulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as ExitCode from "./ExitCode.js"
+import * as Commands from "./internal/commands.js"
+import * as Spec from "./internal/spec.js"
 
 /**
  * The parsed flags of `simulator`.
@@ -73,28 +73,62 @@ export const optionsOf = (flags: Flags): Effect.Effect<GatewaySimulator.OptionsI
     const clientId = Option.orElse(flags.clientId, () => env.id)
     const clientSecret = Option.orElse(flags.clientSecret, () => Option.map(env.secret, Redacted.make))
     const options: Record<string, unknown> = { host: flags.host, port: flags.port }
-    const set = (key: string, value: Option.Option<unknown>) => {
+    const given: ReadonlyArray<readonly [key: keyof GatewaySimulator.OptionsInput, value: Option.Option<unknown>]> = [
+      ["clientId", clientId],
+      ["clientSecret", clientSecret],
+      ["tokenLifetimeSeconds", flags.tokenLifetime],
+      ["requestsPerMinute", flags.rpm],
+      ["paceMs", flags.paceMs],
+      ["frameChars", flags.frameChars],
+      ["replyText", flags.replyText],
+      ["replyBytes", flags.replyBytes],
+      ["chatPath", flags.chatPath],
+      ["faultRate", flags.faultRate],
+      ["seed", flags.seed]
+    ]
+    for (const [key, value] of given) {
       if (Option.isSome(value)) options[key] = value.value
     }
-    set("clientId", clientId)
-    set("clientSecret", clientSecret)
-    set("tokenLifetimeSeconds", flags.tokenLifetime)
-    set("requestsPerMinute", flags.rpm)
-    set("paceMs", flags.paceMs)
-    set("frameChars", flags.frameChars)
-    set("replyText", flags.replyText)
-    set("replyBytes", flags.replyBytes)
-    set("chatPath", flags.chatPath)
-    set("faultRate", flags.faultRate)
-    set("seed", flags.seed)
     if (faults.length > 0) options.faults = faults
     if (pool !== undefined) options.faultPool = pool
     // The shapes are checked by the simulator's own schema (`decodeOptions`), which names each bad option.
     return options as GatewaySimulator.OptionsInput
   })
 
+// The flag each option comes from, so that a refused value is reported under the name the user typed.
+const flagOf: Readonly<Record<string, string>> = Object.fromEntries(
+  Object.entries({
+    host: "host",
+    port: "port",
+    clientId: "clientId",
+    clientSecret: "clientSecret",
+    tokenLifetimeSeconds: "tokenLifetime",
+    requestsPerMinute: "rpm",
+    paceMs: "paceMs",
+    frameChars: "frameChars",
+    replyText: "replyText",
+    replyBytes: "replyBytes",
+    chatPath: "chatPath",
+    faults: "fault",
+    faultRate: "faultRate",
+    faultPool: "faultPool",
+    seed: "seed"
+  } satisfies Partial<Record<keyof GatewaySimulator.OptionsInput, keyof typeof Commands.simulator.flags>>).map((
+    [key, flag]
+  ) => [key, `--${Commands.simulator.flags[flag].help.name}`])
+)
+
+const describeIssue = ({ message, option }: GatewaySimulator.OptionIssue): string => {
+  const root = /^[A-Za-z]+/.exec(option)?.[0] ?? option
+  const flag = flagOf[root]
+  const problem = message.length > 0 ? `${message[0].toLowerCase()}${message.slice(1)}` : message
+  if (flag === undefined) return `${option}: ${problem}`
+  return option === root ? `${flag}: ${problem}` : `${flag}: ${option.slice(root.length).replace(/^\./, "")}: ${problem}`
+}
+
 /**
- * Runs the simulator until interrupted. Options the simulator rejects exit 2; a port it cannot listen on exits 1.
+ * Runs the simulator until interrupted. Options the simulator rejects exit 2, each named by its flag; a port it
+ * cannot listen on exits 1.
  *
  * @since 0.1.0
  * @category utils
@@ -106,16 +140,12 @@ export const execute = (flags: Flags): Effect.Effect<never, ExitCode.CliFailure>
         new ExitCode.CliFailure({
           exitCode: error.reason === "InvalidOptions" ? ExitCode.ExitCode.InvalidInput : ExitCode.ExitCode.Failure,
           reason: `Simulator${error.reason}`,
-          message: error.message
+          message: error.reason === "InvalidOptions" && error.issues.length > 0
+            ? `invalid simulator options: ${error.issues.map(describeIssue).join("; ")}`
+            : error.message
         })
       )
     ))
-
-const integer = (name: string, pseudo: string, description: string) =>
-  Options.integer(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
-
-const text = (name: string, pseudo: string, description: string) =>
-  Options.text(name).pipe(Options.withPseudoName(pseudo), Options.withDescription(description), Options.optional)
 
 /**
  * The `simulator` command.
@@ -123,45 +153,4 @@ const text = (name: string, pseudo: string, description: string) =>
  * @since 0.1.0
  * @category commands
  */
-export const command = Command.make("simulator", {
-  host: Options.text("host").pipe(
-    Options.withPseudoName("HOST"),
-    Options.withDescription("Interface to listen on."),
-    Options.withDefault("127.0.0.1")
-  ),
-  port: Options.integer("port").pipe(
-    Options.withPseudoName("PORT"),
-    Options.withDescription("Port to listen on; 0 picks a free one (the URL printed says which)."),
-    Options.withDefault(0)
-  ),
-  clientId: text("client-id", "ID", "Accepted client id (default $GENESYS_CLIENT_ID or simulator-client)."),
-  clientSecret: Options.redacted("client-secret").pipe(
-    Options.withPseudoName("SECRET"),
-    Options.withDescription("Accepted client secret (default $GENESYS_CLIENT_SECRET or simulator-secret)."),
-    Options.optional
-  ),
-  tokenLifetime: integer("token-lifetime", "SECS", "expires_in of issued tokens (default 86400)."),
-  rpm: integer("rpm", "N", "Chat requests a token may make a minute before 429 (default 300)."),
-  paceMs: integer("pace-ms", "MS", "Pause between frames (default 0)."),
-  frameChars: integer("frame-chars", "N", "Most characters a content frame carries (default 16)."),
-  replyText: text("reply-text", "TEXT", "A fixed reply instead of the one derived from the prompt."),
-  replyBytes: integer("reply-bytes", "N", "A generated reply of exactly N bytes (benchmarks)."),
-  chatPath: text("chat-path", "PATH", "The chat route (default /api/v2/ai/llm-gateway/chat)."),
-  fault: Options.text("fault").pipe(
-    Options.withPseudoName("JSON"),
-    Options.withDescription(
-      "Queue a fault, or a JSON array of faults (repeatable), e.g. {\"kind\":\"status\",\"status\":503}, " +
-        "{\"kind\":\"delay\",\"ms\":3000}, {\"kind\":\"stall\",\"afterFrames\":2}."
-    ),
-    Options.repeated
-  ),
-  faultRate: Options.float("fault-rate").pipe(
-    Options.withPseudoName("P"),
-    Options.withDescription("Probability 0..1 that a request draws a fault from the pool (default 0)."),
-    Options.optional
-  ),
-  faultPool: text("fault-pool", "JSON", "JSON array of faults the rate draws from (default a 429, a 500, a 503)."),
-  seed: integer("seed", "N", "Seed of the fault rate's random source (default 0).")
-}, execute).pipe(
-  Command.withDescription("Start the gateway simulator; print its URL as the first line of stdout; stop on SIGINT.")
-)
+export const command = Spec.command(Commands.simulator, execute)

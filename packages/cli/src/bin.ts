@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 /**
- * `genesys-llm`: `pnpm -s cli ...` from the repository root runs this file with tsx. The exit code comes from
- * `Cli.run`; an interrupted `chat` or `audit verify` exits 130, an interrupted `simulator` (its normal stop) 0.
+ * `genesys-llm`. The installed bin, and `pnpm -s cli ...` from the repository root, run this file bundled into one
+ * ESM file (`bundle/bin.js`, built by `pnpm bundle`); `pnpm cli:dev ...` runs it from source with tsx. The exit
+ * code comes from `Cli.run`; an interrupted `chat` or `audit verify` exits 130, an interrupted `simulator` (its
+ * normal stop) 0.
  *
  * @since 0.1.0
  */
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Cli from "./Cli.js"
 import { ExitCode } from "./ExitCode.js"
 
@@ -29,8 +34,11 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 const command = process.argv.slice(2).find((arg) => arg === "chat" || arg === "simulator" || arg === "audit")
 const interrupted = command === "simulator" ? ExitCode.Success : ExitCode.Interrupted
 
+// What the command line needs, and no more (`NodeContext.layer` would also load the worker and process layers).
+const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
+
 Cli.run(process.argv).pipe(
-  Effect.provide(NodeContext.layer),
+  Effect.provide(platform),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,

@@ -214,7 +214,21 @@ export class GatewaySimulator extends Context.Tag("@genesys-llm/simulator/Gatewa
 >() {}
 
 /**
- * The simulator could not start: its options are invalid, or it could not listen.
+ * One invalid option: its path (`requestsPerMinute`, `faults[0].kind`) and what is wrong with it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const OptionIssue = Schema.Struct({ option: Schema.String, message: Schema.String })
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type OptionIssue = typeof OptionIssue.Type
+
+/**
+ * The simulator could not start: its options are invalid (`issues` names each one), or it could not listen.
  *
  * @since 0.1.0
  * @category errors
@@ -224,6 +238,7 @@ export class SimulatorError extends Schema.TaggedError<SimulatorError>("@genesys
   {
     reason: Schema.Literal("InvalidOptions", "Listen"),
     message: Schema.String,
+    issues: Schema.optionalWith(Schema.Array(OptionIssue), { default: () => [] }),
     cause: Schema.optional(Schema.Defect)
   }
 ) {}
@@ -242,13 +257,15 @@ export const decodeOptions = (input: unknown): Effect.Effect<Options, SimulatorE
       const issues = all.filter((issue) =>
         !(issue.message.startsWith("Expected undefined") && issue.path.length === 1 &&
           all.some((other) => other !== issue && other.path[0] === issue.path[0]))
-      ).map((issue) => {
-        const path = Validation.formatPath(issue.path)
-        return issue.path[0] === "clientSecret" ? `${path}: must be a string` : `${path}: ${issue.message}`
-      })
+      ).map((issue) => ({
+        option: Validation.formatPath(issue.path),
+        message: issue.path[0] === "clientSecret" ? "must be a string" : issue.message
+      }))
+      const unique = [...new Map(issues.map((issue) => [`${issue.option}: ${issue.message}`, issue])).entries()]
       return new SimulatorError({
         reason: "InvalidOptions",
-        message: `invalid simulator options: ${[...new Set(issues)].join("; ")}`
+        message: `invalid simulator options: ${unique.map(([line]) => line).join("; ")}`,
+        issues: unique.map(([, issue]) => issue)
       })
     })
   )
