@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint"
 
 export default tseslint.config(
   {
-    ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "**/*.d.ts", "**/.tsbuildinfo"]
+    ignores: ["**/node_modules/**", "**/build/**", "**/dist/**", "**/bundle/**", "**/*.d.ts", "**/.tsbuildinfo"]
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -127,7 +127,6 @@ const commandOf = (args: ReadonlyArray<string>) => {
 export const helpFor = (args: ReadonlyArray<string>): string | undefined => {
   if (!args.some((arg) => arg === "--help" || arg === "-h")) return undefined
   const { path, spec } = commandOf(args)
-  if (spec !== root) return Help.render(path, spec)
   return `${Help.render(path, spec)}
 Environment:
 ${Help.table(environment)}
@@ -158,14 +157,19 @@ export const command = Command.make(name).pipe(
   Command.withDescription(root.summary),
   Command.withSubcommands([
     lazy(Commands.chat, Effect.map(Effect.promise(() => import("./Chat.js")), (Chat) => Chat.run)),
-    lazy(Commands.simulator, Effect.map(Effect.promise(() => import("./Simulator.js")), (Simulator) => Simulator.execute)),
+    lazy(
+      Commands.simulator,
+      Effect.map(Effect.promise(() => import("./Simulator.js")), (Simulator) => Simulator.execute)
+    ),
     Command.make(Commands.audit.name).pipe(
       Command.withDescription(Commands.audit.summary),
       Command.withSubcommands([
         lazy(
           Commands.auditVerify,
-          Effect.map(Effect.promise(() => import("./Audit.js")), (Audit) => ({ path }: { readonly path: string }) =>
-            Audit.verify(path))
+          Effect.map(
+            Effect.promise(() => import("./Audit.js")),
+            (Audit) => ({ path }: { readonly path: string }) => Audit.verify(path)
+          )
         )
       ])
     )

@@ -97,23 +97,25 @@ export const optionsOf = (flags: Flags): Effect.Effect<GatewaySimulator.OptionsI
 
 // The flag each option comes from, so that a refused value is reported under the name the user typed.
 const flagOf: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries({
-    host: "host",
-    port: "port",
-    clientId: "clientId",
-    clientSecret: "clientSecret",
-    tokenLifetimeSeconds: "tokenLifetime",
-    requestsPerMinute: "rpm",
-    paceMs: "paceMs",
-    frameChars: "frameChars",
-    replyText: "replyText",
-    replyBytes: "replyBytes",
-    chatPath: "chatPath",
-    faults: "fault",
-    faultRate: "faultRate",
-    faultPool: "faultPool",
-    seed: "seed"
-  } satisfies Partial<Record<keyof GatewaySimulator.OptionsInput, keyof typeof Commands.simulator.flags>>).map((
+  Object.entries(
+    {
+      host: "host",
+      port: "port",
+      clientId: "clientId",
+      clientSecret: "clientSecret",
+      tokenLifetimeSeconds: "tokenLifetime",
+      requestsPerMinute: "rpm",
+      paceMs: "paceMs",
+      frameChars: "frameChars",
+      replyText: "replyText",
+      replyBytes: "replyBytes",
+      chatPath: "chatPath",
+      faults: "fault",
+      faultRate: "faultRate",
+      faultPool: "faultPool",
+      seed: "seed"
+    } satisfies Partial<Record<keyof GatewaySimulator.OptionsInput, keyof typeof Commands.simulator.flags>>
+  ).map((
     [key, flag]
   ) => [key, `--${Commands.simulator.flags[flag].help.name}`])
 )
@@ -123,7 +125,9 @@ const describeIssue = ({ message, option }: GatewaySimulator.OptionIssue): strin
   const flag = flagOf[root]
   const problem = message.length > 0 ? `${message[0].toLowerCase()}${message.slice(1)}` : message
   if (flag === undefined) return `${option}: ${problem}`
-  return option === root ? `${flag}: ${problem}` : `${flag}: ${option.slice(root.length).replace(/^\./, "")}: ${problem}`
+  return option === root
+    ? `${flag}: ${problem}`
+    : `${flag}: ${option.slice(root.length).replace(/^\./, "")}: ${problem}`
 }
 
 /**

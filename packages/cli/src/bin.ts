@@ -37,21 +37,27 @@ const interrupted = command === "simulator" ? ExitCode.Success : ExitCode.Interr
 // What the command line needs, and no more (`NodeContext.layer` would also load the worker and process layers).
 const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
+// A command is over once `Cli.run` returns: the process exits then, once stdout and stderr are flushed, rather than
+// when the last idle handle goes (undici keeps a connection alive 4 s after the answer).
+const exit = (code: number): void => {
+  setTimeout(() => process.exit(code), 2000).unref()
+  process.stdout.write("", () => process.stderr.write("", () => process.exit(code)))
+}
+
 Cli.run(process.argv).pipe(
   Effect.provide(platform),
   NodeRuntime.runMain({
     disableErrorReporting: true,
     disablePrettyLogger: true,
-    teardown: (exit, onExit) => {
-      if (Exit.isSuccess(exit)) {
-        // Let Node exit on its own once stdout and stderr are flushed.
-        process.exitCode = typeof exit.value === "number" ? exit.value : ExitCode.Failure
-        onExit(0)
-      } else {
-        onExit(
-          pipeClosed ? ExitCode.Success : Cause.isInterruptedOnly(exit.cause) ? interrupted : ExitCode.Failure
-        )
-      }
-    }
+    teardown: (outcome) =>
+      exit(
+        Exit.isSuccess(outcome)
+          ? (typeof outcome.value === "number" ? outcome.value : ExitCode.Failure)
+          : pipeClosed
+          ? ExitCode.Success
+          : Cause.isInterruptedOnly(outcome.cause)
+          ? interrupted
+          : ExitCode.Failure
+      )
   })
 )

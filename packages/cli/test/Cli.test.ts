@@ -10,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Http from "node:http"
 import * as Path from "node:path"
-import { cli, lines, start, stop } from "./utils.js"
+import { cli, lines, liveSleep, start, stop } from "./utils.js"
 
 const replyText = "Your order shipped on Monday: café ✓ 日本語 👋, and it arrives on Thursday."
 
@@ -108,7 +108,7 @@ describe("genesys-llm --help", () => {
         assert.strictEqual(ran.stderr, "")
         assert.notInclude(ran.stdout, "\x1b[", "no colours when stdout is not a terminal")
       }
-      for (const command of ["chat", "simulator", "audit verify <PATH>"]) assert.include(root.stdout, command)
+      for (const command of ["chat", "simulator", "audit verify PATH"]) assert.include(root.stdout, command)
       for (
         const option of [
           "--payload",
@@ -433,6 +433,35 @@ layer(FixtureLive, { excludeTestServices: true })("genesys-llm chat against the 
       assert.include(stderr, "interrupted")
     }).pipe(Effect.scoped))
 
+  it.effect("Ctrl-C with --json: one JSON object, status cancelled, the attempts sent, the same as the audit line", () =>
+    Effect.gen(function*() {
+      const { auditLog, env, simulator, target } = yield* Fixture
+      yield* simulator.control.reset
+      yield* simulator.control.enqueue({ kind: "stall", afterFrames: 1 })
+      const { child, output } = yield* start(
+        ["chat", "--model", "gpt-4o", "--user", "Where is my order?", "--json", ...target],
+        { env, ready: "spawn" }
+      )
+      // The request arrived and its first frame went out; the command has had time to read it.
+      while ((yield* chatRequests(simulator)).length === 0) yield* liveSleep(50)
+      yield* liveSleep(1000)
+      assert.strictEqual(yield* stop(child, "SIGINT"), 130)
+      const { stderr, stdout } = output()
+      const summary = parseSummary(stdout)
+      const [request] = yield* chatRequests(simulator)
+      assert.deepStrictEqual(Object.keys(summary), [...summaryKeys, "error"])
+      assert.strictEqual(summary.status, "cancelled")
+      assert.strictEqual(summary.attempts, 1)
+      assert.strictEqual(summary.idempotencyKey, request.idempotencyKey)
+      assert.isTrue(replyText.startsWith(summary.text as string) && (summary.text as string).length > 0)
+      assert.strictEqual((summary.error as { tag: string }).tag, "Interrupted")
+      const entry = JSON.parse(lines(yield* readText(auditLog)).at(-1)!) as Record<string, unknown>
+      assert.strictEqual(entry.status, "cancelled")
+      assert.strictEqual(entry.attempts, summary.attempts)
+      assert.strictEqual(entry.idempotencyKey, summary.idempotencyKey)
+      assert.strictEqual(lines(stderr).length, 1)
+    }).pipe(Effect.scoped))
+
   it.effect("a reader that goes away mid-answer: exit 0, and the call still has its audit line", () =>
     Effect.gen(function*() {
       const { auditLog, env, simulator, target } = yield* Fixture
@@ -543,6 +572,106 @@ describe("genesys-llm simulator", () => {
       assert.strictEqual(ran.code, 2)
       assert.strictEqual(ran.stdout, "")
       assert.strictEqual(lines(ran.stderr).length, 1)
-      assert.include(ran.stderr, "requestsPerMinute")
+      assert.include(ran.stderr, "--rpm: ")
+      assert.include(ran.stderr, "--fault: ")
+      assert.notInclude(ran.stderr, "requestsPerMinute")
     }))
+})
+
+describe("genesys-llm help and flag errors", () => {
+  it.live("every option has its own help; usage lines mark optional and repeatable options", () =>
+    Effect.gen(function*() {
+      const [chat, simulator, verify] = yield* Effect.all([
+        cli(["chat", "--help"]),
+        cli(["simulator", "-h"]),
+        cli(["audit", "verify", "--help"])
+      ], { concurrency: 2 })
+      for (const ran of [chat, simulator, verify]) {
+        assert.strictEqual(ran.code, 0)
+        assert.notInclude(ran.stdout, "A user-defined piece of text")
+      }
+      assert.include(chat.stdout, "genesys-llm chat --payload FILE [options]")
+      assert.include(chat.stdout, "--model ID [--system TEXT]... --user TEXT [--user TEXT]... [--temperature T]")
+      for (const usage of ["[--host HOST]", "[--port PORT]", "[--fault JSON]...", "[--seed N]"]) {
+        assert.include(simulator.stdout, usage)
+      }
+      assert.include(verify.stdout, "Usage: genesys-llm audit verify PATH")
+      // One line per option, each with a text of its own.
+      for (const ran of [chat, simulator]) {
+        const described = lines(ran.stdout.slice(ran.stdout.indexOf("Options:"))).filter((l) => /^ {2}--/.test(l))
+        const texts = described.map((l) => l.replace(/^ {2}--\S+( [A-Z]+)?\s+/, ""))
+        assert.isAtLeast(texts.length, 10)
+        assert.strictEqual(new Set(texts).size, texts.length)
+        for (const text of texts) assert.isAbove(text.length, 10, text)
+      }
+    }))
+
+  it.live("a bad flag value is named as typed, with what was expected", () =>
+    Effect.gen(function*() {
+      const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+        [
+          ["chat", "--model", "m", "--user", "u", "--temperature", "hot"],
+          "--temperature: expected a number, got \"hot\""
+        ],
+        [
+          ["chat", "--model", "m", "--user", "u", "--max-tokens", "abc"],
+          "--max-tokens: expected an integer, got \"abc\""
+        ],
+        [
+          ["chat", "--model", "m", "--user", "u", "--max-latency=1.5"],
+          "--max-latency: expected an integer, got \"1.5\""
+        ],
+        [["simulator", "--rpm", "-5"], "--rpm: expected a number greater than or equal to 1"],
+        [["simulator", "--port", "x"], "--port: expected an integer, got \"x\""]
+      ]
+      const runs = yield* Effect.all(cases.map(([args]) => cli(args)), { concurrency: 2 })
+      runs.forEach((ran, i) => {
+        assert.strictEqual(ran.code, 2, ran.stderr)
+        assert.strictEqual(lines(ran.stderr).length, 1)
+        assert.include(ran.stderr, cases[i][1])
+      })
+    }))
+})
+
+describe("genesys-llm chat with large or broken input", () => {
+  it.scoped("a payload of 200,000 bad messages: exit 2, one short stderr line, one short JSON line", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "genesys-llm-cli-big-" })
+      const payload = Path.join(dir, "payload.json")
+      const context = Array.from({ length: 200_000 }, () => ({ role: "robot", content: 1 }))
+      yield* writeJson(payload, { systemInstructions: [], context, temperature: 0.2, maxTokens: 64, modelId: "m" })
+      const env = { GENESYS_CLIENT_ID: "id", GENESYS_CLIENT_SECRET: "secret" }
+      const target = ["--api-url", "http://127.0.0.1:9", "--audit-log", Path.join(dir, "audit.log")]
+      const [json, text] = yield* Effect.all([
+        cli(["chat", "--payload", payload, "--json", ...target], { env }),
+        cli(["chat", "--payload", payload, ...target], { env })
+      ], { concurrency: 2 })
+      for (const ran of [json, text]) {
+        assert.strictEqual(ran.code, 2)
+        assert.strictEqual(lines(ran.stderr).length, 1)
+        assert.isBelow(ran.stderr.length, 1000)
+        assert.include(ran.stderr, "context must have at most 1000 items, got 200000")
+      }
+      assert.isBelow(json.stdout.length, 1000)
+      assert.strictEqual(parseSummary(json.stdout).status, "invalid")
+      assert.strictEqual(text.stdout, "")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
+  it.scoped("a payload file that is not JSON: its line and column, never its text", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dir = yield* fs.makeTempDirectoryScoped({ prefix: "genesys-llm-cli-json-" })
+      const payload = Path.join(dir, "payload.json")
+      yield* fs.writeFileString(
+        payload,
+        "{\n  \"modelId\": \"m\",\n  \"context\": [{\"content\": \"card 4111\"},]\n}\n"
+      )
+      const ran = yield* cli(["chat", "--payload", payload], {
+        env: { GENESYS_CLIENT_ID: "id", GENESYS_CLIENT_SECRET: "secret" }
+      })
+      assert.strictEqual(ran.code, 2)
+      assert.include(ran.stderr, `the payload file ${payload} is not valid JSON: line 3, column 40: expected a value`)
+      assert.notInclude(ran.stderr, "4111")
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
 })

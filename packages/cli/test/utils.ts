@@ -1,12 +1,14 @@
-// Runs the real `genesys-llm` command as a child process (`node --import tsx packages/cli/src/bin.ts ...`), from
-// the repository root, with an environment cleared of the project's own settings.
+// Runs the real `genesys-llm` command as a child process, as it is installed: the bundle (`node
+// packages/cli/bundle/bin.js ...`, rebuilt by the global setup when stale), from the repository root, with an
+// environment cleared of the project's own settings. `source` runs it from source instead (tsx).
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 
 export const root = Path.resolve(__dirname, "../../..")
-export const bin = Path.join(root, "packages/cli/src/bin.ts")
+export const bin = Path.join(root, "packages/cli/bundle/bin.js")
+export const source = Path.join(root, "packages/cli/src/bin.ts")
 
 const ownSetting = /^(GENESYS_|LLM_|COST_TRACKING_)/
 
@@ -42,13 +44,18 @@ export interface RunOptions {
   readonly env?: Record<string, string | undefined>
   readonly stdin?: string
   readonly timeout?: Duration.DurationInput
+  /** Run from source with tsx rather than the bundle. */
+  readonly fromSource?: boolean
 }
+
+const command = (args: ReadonlyArray<string>, fromSource = false) =>
+  fromSource ? ["--import", "tsx", source, ...args] : [bin, ...args]
 
 /** Runs the command to its exit, killing it when the timeout passes or the fiber is interrupted. */
 export const cli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
   Effect.async<Ran>((resume) => {
     const env = childEnv(options.env)
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+    const child = ChildProcess.spawn(process.execPath, command(args, options.fromSource), {
       cwd: root,
       env,
       stdio: ["pipe", "pipe", "pipe"]
@@ -83,19 +90,19 @@ export interface Started {
 
 /**
  * Starts the command and yields once stdout is ready: its first line (`"line"`, the simulator's URL) or its first
- * byte (`"data"`, the start of an answer). The child is killed when the scope closes, if it still runs.
+ * byte (`"data"`, the start of an answer), or once the process started (`"spawn"`). The child is killed when the scope closes, if it still runs.
  */
 export const start = (
   args: ReadonlyArray<string>,
   options: {
     readonly env?: Record<string, string | undefined>
-    readonly ready?: "line" | "data"
+    readonly ready?: "line" | "data" | "spawn"
     readonly timeout?: Duration.DurationInput
   } = {}
 ) =>
   Effect.acquireRelease(
     Effect.sync(() =>
-      ChildProcess.spawn(process.execPath, ["--import", "tsx", bin, ...args], {
+      ChildProcess.spawn(process.execPath, command(args), {
         cwd: root,
         env: childEnv(options.env),
         stdio: ["ignore", "pipe", "pipe"]
@@ -108,6 +115,7 @@ export const start = (
         let out = ""
         let err = ""
         const output = () => ({ stdout: out, stderr: err })
+        if (options.ready === "spawn") child.once("spawn", () => resume(Effect.succeed({ child, stdout: out, output })))
         child.stdout!.setEncoding("utf8")
         child.stderr!.setEncoding("utf8")
         child.stdout!.on("data", (data: string) => {
@@ -135,3 +143,10 @@ export const stop = (child: ChildProcess.ChildProcess, signal: NodeJS.Signals) =
 
 /** The non-empty lines of a text. */
 export const lines = (text: string): Array<string> => text.split("\n").filter((line) => line.length > 0)
+
+/** Waits on the real clock, whatever clock the test runs on (a child process does not see the `TestClock`). */
+export const liveSleep = (millis: number) =>
+  Effect.async<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })

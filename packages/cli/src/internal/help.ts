@@ -36,10 +36,12 @@ export const table = (rows: ReadonlyArray<readonly [string, string]>): string =>
   ).join("\n")
 }
 
-const term = (flag: Spec.FlagHelp): string => flag.value === undefined ? `--${flag.name}` : `--${flag.name} ${flag.value}`
+const term = (flag: Spec.FlagHelp): string =>
+  flag.value === undefined ? `--${flag.name}` : `--${flag.name} ${flag.value}`
 
 /** How a flag shows in a usage line: `[--name VALUE]`, `[--name VALUE]...`. @internal */
-export const usageOf = (flag: Spec.FlagHelp): string => flag.occurs === "repeatable" ? `[${term(flag)}]...` : `[${term(flag)}]`
+export const usageOf = (flag: Spec.FlagHelp): string =>
+  flag.occurs === "repeatable" ? `[${term(flag)}]...` : `[${term(flag)}]`
 
 const flagsOf = (spec: Spec.Spec): ReadonlyArray<Spec.FlagHelp> => Object.values(spec.flags).map((flag) => flag.help)
 
@@ -65,7 +67,9 @@ export const render = (path: ReadonlyArray<string>, spec: Spec.Spec): string => 
   } else if (spec.synopsis !== undefined) {
     const indent = prefix.length + program.length + 1
     spec.synopsis.forEach((synopsis, i) =>
-      lines.push(`${i === 0 ? prefix : " ".repeat(prefix.length)}${wrap(`${program} ${synopsis}`, indent, prefix.length)}`)
+      lines.push(
+        `${i === 0 ? prefix : " ".repeat(prefix.length)}${wrap(`${program} ${synopsis}`, indent, prefix.length)}`
+      )
     )
   } else {
     const positionals = Object.values(spec.positionals).map((arg) => arg.name)
