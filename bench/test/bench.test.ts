@@ -6,6 +6,7 @@ import { table } from "../src/harness.js"
 import * as Memory from "../src/memory.js"
 import * as Preflight from "../src/preflight.js"
 import * as Safety from "../src/safety.js"
+import * as Startup from "../src/startup.js"
 
 // Each benchmark once, on tiny inputs, so that none of them can rot. Nothing here asserts a timing: only that the
 // figures are figures and that the library and its baseline agree on the results.
@@ -72,4 +73,10 @@ describe("benchmarks on tiny inputs", () => {
     expect(result.calls.fetch.at(-1)?.calls).toBe(Memory.options.tiny.calls)
     // Child processes each start Node with tsx: on a loaded 2-core machine that alone can take a minute.
   }, 240_000)
+
+  it("startup: the bundled command answers --help and a chat against the simulator", async () => {
+    const rows = await Startup.run(Startup.options.tiny)
+    sane(rows)
+    expect(rows.every((r) => r.equal === true)).toBe(true)
+  }, 120_000)
 })

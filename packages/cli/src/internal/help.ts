@@ -9,11 +9,15 @@ import type * as Spec from "./spec.js"
 const width = 100
 
 /** Words of `text` on lines of at most `width` characters, every line after the first indented. @internal */
-export const wrap = (text: string, indent: number, first = indent): string => {
+export const wrap = (text: string, indent: number, first = indent): string =>
+  wrapWords(text.split(/\s+/), indent, first)
+
+// Each word stays whole on its line, so that a usage term (`[--fault JSON]...`) is never cut.
+const wrapWords = (words: ReadonlyArray<string>, indent: number, first: number): string => {
   const lines: Array<string> = []
   let line = ""
   let room = width - first
-  for (const word of text.split(/\s+/).filter((w) => w.length > 0)) {
+  for (const word of words.filter((w) => w.length > 0)) {
     if (line.length > 0 && line.length + 1 + word.length > room) {
       lines.push(line)
       line = word
@@ -73,8 +77,8 @@ export const render = (path: ReadonlyArray<string>, spec: Spec.Spec): string => 
     )
   } else {
     const positionals = Object.values(spec.positionals).map((arg) => arg.name)
-    const words = [program, ...flagsOf(spec).map(usageOf), ...positionals].join(" ")
-    lines.push(`${prefix}${wrap(words, prefix.length + program.length + 1, prefix.length)}`)
+    const words = [program, ...flagsOf(spec).map(usageOf), ...positionals]
+    lines.push(`${prefix}${wrapWords(words, prefix.length + program.length + 1, prefix.length)}`)
   }
   lines.push("", wrap(spec.summary, 0))
   if (spec.subcommands.length > 0) {
