@@ -115,3 +115,18 @@ export const parse = (
   }
   return Either.right({ _tag: "Run", options: options as GatewaySimulator.OptionsInput })
 }
+
+/**
+ * The message of options the schema refused, each named by the flag it came from (`--rpm: ...`).
+ *
+ * @internal
+ */
+export const describeIssues = (issues: ReadonlyArray<{ readonly option: string; readonly message: string }>): string =>
+  `invalid simulator options: ${
+    issues.map(({ message, option }) => {
+      const root = /^[A-Za-z]+/.exec(option)?.[0] ?? option
+      const flag = Object.entries(FLAGS).find(([, [key]]) => key === root)?.[0]
+      const problem = `${message.slice(0, 1).toLowerCase()}${message.slice(1)}`
+      return flag === undefined ? `${option}: ${problem}` : `${flag}${option.slice(root.length)}: ${problem}`
+    }).join("; ")
+  }`
