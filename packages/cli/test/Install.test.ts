@@ -151,6 +151,19 @@ describe("packed and installed with npm", () => {
       }
       const tarballs = Fs.readdirSync(packed).map((file) => Path.join(packed, file))
       assert.strictEqual(tarballs.length, publicPackages.length)
+      // Package metadata, checked on the tarballs themselves: publint (exports, files, bins), and
+      // @arethetypeswrong/cli (the types resolve under NodeNext and bundlers; these packages are ESM only).
+      for (const tarball of tarballs) {
+        const lint = await run(Path.join(root, "node_modules/.bin/publint"), ["run", "--strict", tarball], { cwd: dir })
+        assert.strictEqual(lint.code, 0, `${lint.stdout}${lint.stderr}`)
+        assert.include(lint.stdout, "All good!")
+        const types = await run(
+          Path.join(root, "node_modules/.bin/attw"),
+          [tarball, "--profile", "esm-only", "--format", "ascii"],
+          { cwd: dir }
+        )
+        assert.strictEqual(types.code, 0, `${types.stdout}${types.stderr}`)
+      }
 
       const project = Path.join(dir, "project")
       Fs.mkdirSync(project)
