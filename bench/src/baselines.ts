@@ -47,15 +47,18 @@ export const validate = (input: unknown): Payload | ReadonlyArray<string> => {
   const context: Array<Message> = []
   if (!Array.isArray(o.context)) issues.push("context: expected an array")
   else {
-    if (o.context.length > 25) issues.push("context: at most 25 items")
-    o.context.forEach((m, i) => {
-      if (typeof m !== "object" || m === null) return issues.push(`context[${i}]: expected an object`)
-      const { content, role } = m as Record<string, unknown>
-      if (typeof role !== "string" || !ROLES.has(role)) issues.push(`context[${i}].role: expected a role`)
-      if (typeof content !== "string") issues.push(`context[${i}].content: expected a string`)
-      else if (content.length > 4000) issues.push(`context[${i}].content: at most 4000 characters`)
-      else if (typeof role === "string" && ROLES.has(role)) context.push({ role: role as Message["role"], content })
-    })
+    // Longer than the hard bound: refused by its length, the messages not looked at (as the library does).
+    if (o.context.length > 1000) issues.push("context: at most 1000 items")
+    else {
+      o.context.forEach((m, i) => {
+        if (typeof m !== "object" || m === null) return issues.push(`context[${i}]: expected an object`)
+        const { content, role } = m as Record<string, unknown>
+        if (typeof role !== "string" || !ROLES.has(role)) issues.push(`context[${i}].role: expected a role`)
+        if (typeof content !== "string") issues.push(`context[${i}].content: expected a string`)
+        else if (content.length > 4000) issues.push(`context[${i}].content: at most 4000 characters`)
+        else if (typeof role === "string" && ROLES.has(role)) context.push({ role: role as Message["role"], content })
+      })
+    }
   }
   const { maxTokens, modelId, temperature } = o
   if (typeof temperature !== "number" || !(temperature >= 0 && temperature <= 2)) {
@@ -77,7 +80,10 @@ export const validate = (input: unknown): Payload | ReadonlyArray<string> => {
 
 const tokens = (text: string) => Math.ceil(text.length / 4)
 
-/** Drops the oldest context messages until the estimate fits 80% of maxTokens; the newest is never dropped. */
+/**
+ * Keeps the newest 25 context messages, then drops the oldest until the estimate fits 80% of maxTokens; the newest
+ * is never dropped.
+ */
 export const fit = (payload: Payload): { readonly payload: Payload; readonly dropped: number } | {
   readonly budget: number
   readonly required: number
@@ -86,7 +92,8 @@ export const fit = (payload: Payload): { readonly payload: Payload; readonly dro
   let total = 0
   for (const s of payload.systemInstructions) total += tokens(s)
   let keep = payload.context.length
-  while (keep > 0) {
+  const oldest = Math.max(0, payload.context.length - 25)
+  while (keep > oldest) {
     const t = tokens(payload.context[keep - 1].content)
     if (total + t > budget) {
       if (keep === payload.context.length) return { budget, required: total + t }

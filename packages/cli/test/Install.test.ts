@@ -179,7 +179,7 @@ describe("packed and installed with npm", () => {
           "--no-fund",
           "--loglevel=error",
           ...tarballs,
-          "effect",
+          "effect@^3.22.4",
           "typescript@5.9.3",
           "@types/node@20"
         ],
