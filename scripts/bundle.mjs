@@ -58,7 +58,9 @@ const build = async ({ dir }) => {
     chunkNames: "chunks/[name]-[hash]",
     banner: { js: banner },
     // Telemetry is a layer of its own that no command loads; its dynamic imports would only add dead chunks.
-    external: ["@opentelemetry/*"],
+    // fs-ext is a native addon (the audit log's file lock): loaded from node_modules, so the bin's package depends
+    // on it too.
+    external: ["@opentelemetry/*", "fs-ext"],
     metafile: true,
     logLevel: "warning"
   })
