@@ -189,15 +189,20 @@ export interface SafetyResult {
 // Rules
 // ---------------------------------------------------------------------------------------------------------------
 
-const rule = (
-  id: string,
-  description: string,
-  maxMatchLength: number,
-  detect: (text: string) => ReadonlyArray<Span>,
-  action: Action = "block",
-  enabled = true,
-  anchor?: RegExp
-): Rule => ({ id, action, enabled, description, maxMatchLength, detect, ...(anchor === undefined ? {} : { anchor }) })
+/**
+ * A built-in rule from its record (`internal/detectors.ts`): the record holds the patterns, the bound, the
+ * prefilter and the detector together, so that the default rules and the ReDoS test's pattern list come from one
+ * place.
+ */
+const fromSpec = (spec: detectors.RuleSpec): Rule => ({
+  id: spec.id,
+  action: spec.action,
+  enabled: spec.enabled,
+  description: spec.description,
+  maxMatchLength: spec.maxMatchLength,
+  detect: detectors.detector(spec),
+  anchor: spec.anchor
+})
 
 /**
  * The default rules, in the order of the table in the module's documentation.
@@ -205,42 +210,7 @@ const rule = (
  * @since 0.1.0
  * @category constructors
  */
-export const defaultRules: ReadonlyArray<Rule> = [
-  rule(
-    "secret-assignment",
-    "a password, secret, token or key assigned a value",
-    detectors.SECRET_ASSIGNMENT_SPAN,
-    detectors.detectSecretAssignment
-  ),
-  rule("aws-access-key-id", "an AWS access key id", 22, detectors.detectAwsAccessKey),
-  rule("github-token", "a GitHub token", 11 + 255 + 1, detectors.detectGithubToken),
-  rule("stripe-secret-key", "a Stripe secret or restricted key", 8 + 247 + 1, detectors.detectStripeKey),
-  rule("slack-token", "a Slack token", 5 + 250 + 1, detectors.detectSlackToken),
-  rule("google-api-key", "a Google API key", 4 + 35 + 2, detectors.detectGoogleApiKey),
-  rule(
-    "private-key",
-    "a PEM private key",
-    detectors.PEM_MAX + 1,
-    detectors.detectPrivateKey,
-    "block",
-    true,
-    /-----BEGIN /
-  ),
-  rule(
-    "bearer-jwt",
-    "a JSON web token sent as a bearer token",
-    detectors.BEARER_JWT_SPAN,
-    detectors.detectBearerJwt,
-    "block",
-    true,
-    /[Bb]earer/
-  ),
-  rule("url-credentials", "a password in a URL", 1 + 3 + 128 + 1 + 256 + 1, detectors.detectUrlCredentials),
-  rule("us-ssn", "a US social security number", 11 + 4, detectors.detectSsn),
-  rule("payment-card", "a payment card number", detectors.CARD_SPAN + 2, detectors.detectCardNumber),
-  rule("email", "an e-mail address", detectors.EMAIL_SPAN, detectors.detectEmail, "redact", false),
-  rule("phone-number", "a phone number", detectors.PHONE_SPAN + 2, detectors.detectPhone, "redact", false)
-]
+export const defaultRules: ReadonlyArray<Rule> = detectors.rules.map(fromSpec)
 
 /**
  * A rule from a regular expression: every match is a finding, unless `validate` rejects it (the search then goes

@@ -1,0 +1,153 @@
+/**
+ * The `secret-assignment` rule: the value given to a password, secret, token or key.
+ *
+ * @internal
+ */
+import { Char, isQuote, isSpace } from "./chars.js"
+import { type RuleSpec, scanPattern, type Span } from "./ruleSpec.js"
+
+// Each keyword as a pattern, with the most characters it matches.
+const KEYWORDS: ReadonlyArray<readonly [pattern: string, maxLength: number]> = [
+  ["pass(?:word|wd|phrase)", "passphrase".length],
+  ["secret", "secret".length],
+  ["token", "token".length],
+  ["api[ _-]?key", "api_key".length],
+  ["access[ _-]?key", "access_key".length],
+  ["private[ _-]?key", "private_key".length]
+]
+
+const KEYWORD = KEYWORDS.map(([pattern]) => pattern).join("|")
+const KEYWORD_MAX = Math.max(...KEYWORDS.map(([, maxLength]) => maxLength))
+
+// Spaces or tabs allowed around a separator, and the longest separator (`:=`, `=>`).
+const SPACES_MAX = 3
+const SEPARATOR_MAX = ":=".length
+const IS = "is:"
+
+/**
+ * `password: x`, `password=x`, `"api_key": "x"`, `token := x`, `secret => x`. The keyword may close a quoted key and
+ * may end a longer name (`db_password`, `client_secret`, `x-api-key`), but must be followed by the separator:
+ * `password_hash: x` and `tokens: 5` are not assignments of a secret.
+ *
+ * @internal
+ */
+export const assignmentPattern = new RegExp(
+  `(?:${KEYWORD})["'\`]?[ \\t]{0,${SPACES_MAX}}(?::=|=>|[:=])[ \\t]{0,${SPACES_MAX}}`,
+  "gi"
+)
+
+/**
+ * `my password is x`, `the api key is: x`.
+ *
+ * @internal
+ */
+export const isPattern = new RegExp(`(?:${KEYWORD})[ \\t]{1,${SPACES_MAX}}is:?[ \\t]{1,${SPACES_MAX}}`, "gi")
+
+/**
+ * The longest value of an assignment that is covered; a longer unbroken value is covered up to this length.
+ *
+ * @internal
+ */
+export const VALUE_MAX = 256
+
+// The keyword, an optional closing quote, the separator (or "is:") and the spaces around it.
+const PREFIX_MAX = KEYWORD_MAX +
+  Math.max(1 + SPACES_MAX + SEPARATOR_MAX + SPACES_MAX, SPACES_MAX + IS.length + SPACES_MAX)
+
+// Words that follow "password is" in ordinary talk about passwords ("my password is not working").
+const NOT_A_VALUE = new Set(
+  (
+    "a an the not no now still too very so also just only always never being been be it its this that these those " +
+    "my your our his her their in on at of for to from by with about out up down over under here there " +
+    "and or but if then than what which who when where why how " +
+    "wrong incorrect invalid expired expiring missing empty blank locked unlocked correct right same different " +
+    "weak strong secure insecure safe unsafe new old reset changed changing working broken required needed " +
+    "mandatory optional set saved stored sent shown hidden visible encrypted hashed unknown forgotten lost stolen " +
+    "compromised leaked valid ok okay fine good bad long short case-sensitive case-insensitive due going gone " +
+    "used accepted rejected disabled enabled active inactive revoked displayed included attached below above " +
+    "following same-as"
+  ).split(" ")
+)
+
+const TRAILING_PUNCTUATION = ".,;:!?)]}>"
+
+const readValue = (text: string, from: number): Span | undefined => {
+  let start = from
+  const open = text.charCodeAt(from)
+  if (isQuote(open)) {
+    const limit = Math.min(text.length, from + 1 + VALUE_MAX)
+    for (let i = from + 1; i < limit; i++) {
+      const c = text.charCodeAt(i)
+      if (c === open) return i > from + 1 ? { start: from + 1, end: i } : undefined
+      if (c === Char.lineFeed || c === Char.carriageReturn) break
+    }
+    // Unterminated or too long: read it as an unquoted value after the quote.
+    start = from + 1
+  }
+  const limit = Math.min(text.length, start + VALUE_MAX)
+  let end = start
+  while (end < limit) {
+    const c = text.charCodeAt(end)
+    if (isSpace(c) || isQuote(c)) break
+    end++
+  }
+  while (end > start && TRAILING_PUNCTUATION.includes(text[end - 1])) end--
+  return end > start ? { start, end } : undefined
+}
+
+// A value that is a mask or our own marker is no secret; skipping the marker makes redaction idempotent.
+const isPlaceholder = (value: string): boolean => value.startsWith("[REDACTED:") || onlyAsterisks(value)
+
+const onlyAsterisks = (value: string): boolean => {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) !== Char.asterisk) return false
+  return true
+}
+
+const acceptAssignment = (match: RegExpExecArray, text: string): Span | undefined => {
+  const span = readValue(text, match.index + match[0].length)
+  if (span === undefined) return undefined
+  return isPlaceholder(text.slice(span.start, span.end)) ? undefined : span
+}
+
+const acceptIs = (match: RegExpExecArray, text: string): Span | undefined => {
+  const span = readValue(text, match.index + match[0].length)
+  if (span === undefined) return undefined
+  const value = text.slice(span.start, span.end)
+  return isPlaceholder(value) || NOT_A_VALUE.has(value.toLowerCase()) ? undefined : span
+}
+
+// Both lists are in order of start: merge them (the first list first on a tie), in linear time.
+const mergeOrdered = (first: Array<Span>, second: Array<Span>): Array<Span> => {
+  if (second.length === 0) return first
+  if (first.length === 0) return second
+  const merged: Array<Span> = []
+  let a = 0
+  let b = 0
+  while (a < first.length && b < second.length) merged.push(second[b].start < first[a].start ? second[b++] : first[a++])
+  while (a < first.length) merged.push(first[a++])
+  while (b < second.length) merged.push(second[b++])
+  return merged
+}
+
+/**
+ * Finds the value of a secret assignment (the keyword and separator stay, so a redacted prompt still reads
+ * `password: [REDACTED:secret-assignment]`).
+ *
+ * @internal
+ */
+export const detectSecretAssignment = (text: string): Array<Span> =>
+  mergeOrdered(scanPattern(assignmentPattern, text, acceptAssignment), scanPattern(isPattern, text, acceptIs))
+
+/** @internal */
+export const secretAssignment: RuleSpec = {
+  id: "secret-assignment",
+  description: "a password, secret, token or key assigned a value",
+  action: "block",
+  enabled: true,
+  patterns: [assignmentPattern, isPattern],
+  // The keyword and separator, then the value between optional quotes.
+  maxMatchLength: PREFIX_MAX + 1 + VALUE_MAX + 1,
+  // Every keyword contains one of these; the patterns match ASCII case variants only, which lower-case to them.
+  prefilter: { needles: ["pass", "secret", "token", "key"], ignoreCase: true },
+  detect: detectSecretAssignment
+}

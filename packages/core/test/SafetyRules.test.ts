@@ -1,0 +1,93 @@
+// The rule records hold each rule's data in one place; these tests fail when that data disagrees with what the
+// detector does: a bound too small for the longest finding, or a prefilter that skips a text with a finding.
+import { assert, describe, it } from "@effect/vitest"
+import * as FastCheck from "effect/FastCheck"
+import * as detectors from "../src/internal/detectors.js"
+import * as OutputGuard from "../src/internal/outputGuard.js"
+import * as SafetyPolicy from "../src/SafetyPolicy.js"
+
+const luhnComplete = (body: string): string => {
+  for (let d = 0; d <= 9; d++) if (detectors.luhn(body + d)) return body + d
+  throw new Error("unreachable")
+}
+
+// Per rule, findings as long as the rule allows, with what the detector reads around them.
+const longest: Readonly<Record<string, ReadonlyArray<string>>> = {
+  "secret-assignment": [
+    `private_key" \t := \t${"v".repeat(400)}`,
+    `passphrase \t is: \t"${"q".repeat(254)}"`,
+    `api key   is   ${"w1".repeat(200)}`
+  ],
+  "aws-access-key-id": ["AKIAIOSFODNN7EXAMPLE"],
+  "github-token": [`github_pat_${"a".repeat(300)}`, `ghp_${"b".repeat(300)}`],
+  "stripe-secret-key": [`sk_live_${"c".repeat(300)}`],
+  "slack-token": [`xoxb-${"d".repeat(300)}`],
+  "google-api-key": [`AIza${"e".repeat(35)}`],
+  "private-key": [
+    `-----BEGIN RSA PRIVATE KEY-----\n${"A".repeat(6000)}`,
+    `-----BEGIN PRIVATE KEY-----\n${"B".repeat(4000)}\n-----END PRIVATE KEY-----`
+  ],
+  "bearer-jwt": [`Bearer    eyJ${"h".repeat(1024)}.${"p".repeat(4096)}.${"s".repeat(3000)}`],
+  "url-credentials": [`a://${"u".repeat(128)}:${"p".repeat(256)}@host`],
+  "us-ssn": ["123-45-6789", "123 45 6789"],
+  "payment-card": [
+    luhnComplete("411111111111111111").replace(/^(...)(...)(...)(...)(...)(....)$/, "$1 $2 $3 $4 $5 $6"),
+    luhnComplete("411111111111111111")
+  ],
+  email: [`${"l".repeat(64)}@${"d".repeat(250)}.com`],
+  "phone-number": ["+1 (415) 555-0132", "+442071838750123"]
+}
+
+const around = ["", " ", "x ", "said: ", "\n", ". Then ", "see "]
+
+describe("rule records", () => {
+  it("every default rule has longest-match samples here", () => {
+    assert.deepStrictEqual(Object.keys(longest).sort(), detectors.rules.map((r) => r.id).sort())
+  })
+
+  for (const spec of detectors.rules) {
+    const rule = SafetyPolicy.defaultRules.find((r) => r.id === spec.id)!
+    const alone = [{ ...rule, enabled: true }]
+
+    it(`${spec.id}: each sample is found`, () => {
+      for (const sample of longest[spec.id]) assert.isNotEmpty(rule.detect(` ${sample} `), sample.slice(0, 40))
+    })
+
+    // The guard holds back `maxMatchLength` characters of a rule without an anchor (and from an anchor match for
+    // one with it): a bound below what the detector reads lets it release a finding's start unredacted.
+    it.prop(
+      `${spec.id}: the streaming guard over this rule alone redacts as the whole text does`,
+      [
+        FastCheck.array(
+          FastCheck.tuple(FastCheck.constantFrom(...around), FastCheck.constantFrom(...longest[spec.id])),
+          { minLength: 1, maxLength: 4 }
+        ),
+        FastCheck.array(FastCheck.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 12 })
+      ],
+      ([parts, cuts]) => {
+        const text = parts.map(([before, sample]) => before + sample).join(" ") + " end"
+        const guard = OutputGuard.make(alone)
+        let out = ""
+        for (let i = 0, k = 0; i < text.length; k++) {
+          const size = cuts[k % cuts.length]
+          out += guard.push(text.slice(i, i + size))
+          i += size
+        }
+        out += guard.flush()
+        assert.strictEqual(out, SafetyPolicy.redactText(text, SafetyPolicy.scanText(alone, text)))
+      },
+      { fastCheck: { numRuns: spec.anchor === undefined ? 40 : 0 } }
+    )
+
+    if (spec.prefilter !== undefined) {
+      const prefilter = spec.prefilter
+      it(`${spec.id}: the prefilter passes every text with a finding`, () => {
+        for (const sample of longest[spec.id]) {
+          for (const text of [sample, sample.toUpperCase(), sample.toLowerCase()]) {
+            if (spec.detect(text).length > 0) assert.isTrue(detectors.mayMatch(prefilter, text), text.slice(0, 40))
+          }
+        }
+      })
+    }
+  }
+})
