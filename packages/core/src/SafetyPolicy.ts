@@ -89,8 +89,8 @@ export interface Rule {
   readonly maxMatchLength: number
   /**
    * Where a long finding can start: every finding of the rule lies within `maxMatchLength` characters after the
-   * start of a match of this pattern (linear, like the rule's own). It lets a streaming guard hold back text only
-   * from such a match on, instead of `maxMatchLength` characters of every reply.
+   * start of a match of this pattern (linear, like the rule's own, and at most 64 characters long). It lets a
+   * streaming guard hold back text only from such a match on, instead of `maxMatchLength` characters of every reply.
    */
   readonly anchor?: RegExp | undefined
   readonly detect: (text: string) => ReadonlyArray<Span>

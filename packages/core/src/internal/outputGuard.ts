@@ -6,7 +6,8 @@ import * as SafetyPolicy from "../SafetyPolicy.js"
  *
  * What it holds back:
  * - the last `shortHold` characters, the largest `maxMatchLength` of the enabled rules without an `anchor`
- *   (a few hundred characters with the default rules), so that none of their findings is released half-seen;
+ *   (a few hundred characters with the default rules), so that none of their findings is released half-seen, and
+ *   at least `ANCHOR_MAX` when a rule has an anchor, so that no anchor is released half-seen;
  * - for a rule with an `anchor` (a long finding that always starts at a match of it, such as a PEM block at
  *   `-----BEGIN` or a JWT at `Bearer`), everything from an anchor match that is less than the rule's
  *   `maxMatchLength` from the end of the text seen: only then could a finding starting there still be incomplete.
@@ -26,6 +27,13 @@ export interface OutputGuard {
 }
 
 /**
+ * The longest match of a rule's `anchor` the guard allows for (the built-in anchors are at most 11 characters).
+ *
+ * @internal
+ */
+export const ANCHOR_MAX = 64
+
+/**
  * The guard needs every enabled rule's `maxMatchLength` to be finite: an unbounded rule would hold the whole reply.
  * Returns the ids of the rules that make it impossible.
  *
@@ -40,7 +48,12 @@ export const make = (rules: ReadonlyArray<SafetyPolicy.Rule>): OutputGuard => {
   let redactions = 0
   if (enabled.length === 0) return { push: (text) => text, flush: () => "", redactions: () => 0 }
   const anchored = enabled.filter((r) => r.anchor !== undefined)
-  const shortHold = Math.max(1, SafetyPolicy.holdBack(enabled.filter((r) => r.anchor === undefined)))
+  // An anchor cut in two by a release would never be seen whole again: hold back at least its length.
+  const shortHold = Math.max(
+    1,
+    anchored.length > 0 ? ANCHOR_MAX : 0,
+    SafetyPolicy.holdBack(enabled.filter((r) => r.anchor === undefined))
+  )
   let context = ""
   let pending = ""
   let nextScanAt = 2 * shortHold
