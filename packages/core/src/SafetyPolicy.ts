@@ -11,29 +11,43 @@
  *
  * | id                  | action | enabled | finds                                                                  |
  * | ------------------- | ------ | ------- | ---------------------------------------------------------------------- |
- * | `secret-assignment` | block  | yes     | the value in `password: x`, `password=x`, `"api_key": "x"`, `my password is x` (password, passwd, passphrase, secret, token, api key, access key, private key); not the bare word |
+ * | `secret-assignment` | block  | yes     | the value in `password: x`, `pwd=x`, `"api_key": "x"`, `my passcode is x` (password, passwd, passphrase, passcode, pwd, pw, secret, token, api key, access key, private key); not the bare word. After `secret` or `token` alone (not part of a name such as `client_secret`, not quoted), an unquoted value must look like a credential (a digit, a symbol or an inner capital): "the secret is patience" and "token: please" pass. Words such as `reset`, `expired`, `not` are no value |
  * | `aws-access-key-id` | block  | yes     | `AKIA`/`ASIA` and 16 upper-case letters or digits                      |
  * | `github-token`      | block  | yes     | `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_` and 36+ letters or digits, `github_pat_...` |
  * | `stripe-secret-key` | block  | yes     | `sk_live_`, `sk_test_`, `rk_live_`, `rk_test_` and 16+ letters or digits |
  * | `slack-token`       | block  | yes     | `xoxb-`, `xoxp-`, `xoxa-`, `xoxo-`, `xoxs-`, `xoxr-` tokens             |
+ * | `slack-webhook`     | block  | yes     | the path of `https://hooks.slack.com/services/...` (and `workflows/`, `triggers/`) |
  * | `google-api-key`    | block  | yes     | `AIza` and 35 characters                                               |
+ * | `openai-api-key`    | block  | yes     | `sk-proj-`, `sk-svcacct-`, `sk-admin-` and 20+ characters; `sk-` and 32+ letters and digits |
+ * | `anthropic-api-key` | block  | yes     | `sk-ant-` and 20+ characters                                           |
+ * | `npm-token`         | block  | yes     | `npm_` and 36 letters or digits                                        |
+ * | `gitlab-token`      | block  | yes     | `glpat-`, `gldt-`, `glrt-`, `glptt-`, `glft-`, `glsoat-`, `glcbt-`, `glimt-`, `gloas-`, `glagent-` and 20+ characters |
  * | `private-key`       | block  | yes     | `-----BEGIN ... PRIVATE KEY-----` up to its footer                     |
- * | `bearer-jwt`        | block  | yes     | `Bearer eyJ...` with three base64url segments                          |
+ * | `bearer-jwt`        | block  | yes     | `Bearer eyJ...` with three base64url segments, `Bearer` in any case    |
+ * | `jwt`               | block  | yes     | a JSON web token on its own: `eyJ<header>.eyJ<payload>.<signature>`    |
  * | `url-credentials`   | block  | yes     | the password in `scheme://user:password@host`                          |
- * | `us-ssn`            | block  | yes     | `AAA-GG-SSSS` or `AAA GG SSSS` that could be issued (area not 000, 666 or 9xx, group not 00, serial not 0000); nine bare digits are not matched |
- * | `payment-card`      | block  | yes     | 13 to 19 digits passing the Luhn check, bare or in groups of 3+ joined by one space or one dash |
- * | `email`             | redact | no      | e-mail addresses                                                       |
- * | `phone-number`      | redact | no      | North American and E.164 phone numbers                                 |
+ * | `us-ssn`            | block  | yes     | `AAA-GG-SSSS` with a hyphen, space, dot, slash or dash, the same twice, that could be issued (area not 000, 666 or 9xx, group not 00, serial not 0000); nine bare digits are not matched |
+ * | `payment-card`      | block  | yes     | 13 to 19 digits passing the Luhn check, bare or in groups: one and the same space, dash or dot throughout with groups of 3+, or one to three spaces, dashes or dots in a card's layout (4-4-4-4, 4-6-5, ...); a 13-digit number only when it starts with 4 |
+ * | `email`             | redact | no      | e-mail addresses (internationalised domains in their `xn--` form too)  |
+ * | `phone-number`      | redact | no      | North American numbers, and international numbers written with `+` (`+44 (20) 7123 4567`, `+33 1 42 68 53 00`) |
+ *
+ * What the rules read. Every rule, custom ones included, scans a normalised view of the text: NFKC (fullwidth
+ * letters and digits, no-break spaces, a fullwidth colon become their plain forms) with the characters that render
+ * as nothing removed (zero-width spaces and joiners, soft hyphens, byte order marks, bidirectional controls), so
+ * `ｐａｓｓ\u200bword：hunter2` and `４１１１ １１１１ …` are found. Findings are mapped back: redaction replaces
+ * the original characters a match came from, and nothing around them. Combining marks stay: a keyword written
+ * with accents on its letters is another word.
  *
  * Every built-in rule scans in linear time whatever the input: its patterns have bounded quantifiers only (each is
  * checked with `recheck` in the tests), validity checks such as Luhn and SSN ranges are code, and long parts (a PEM
- * body, a JWT) are read by code with a cap. A custom rule made with `fromRegExp` is as fast as its pattern: its
- * linearity is the author's responsibility.
+ * body, a JWT, a key whose body could hold its own prefix) are read by code with a cap. The normalised view is
+ * linear too: Unicode normalisation is only ever given bounded pieces. A custom rule made with `fromRegExp` is as
+ * fast as its pattern: its linearity is the author's responsibility.
  *
  * Streaming. `scanText` and `redactText` are pure, so an output guard can redact a streamed reply on top of them
  * (the pipeline's `outputGuard` does). It holds back the largest `maxMatchLength` of the enabled rules that have no
  * `anchor` (a few hundred characters with the defaults), and, for a rule with an `anchor` (private-key at
- * `-----BEGIN `, bearer-jwt at `Bearer`), the text from an anchor match until a finding that starts there must be
+ * `-----BEGIN `, bearer-jwt and jwt at `eyJ`), the text from an anchor match until a finding that starts there must be
  * complete; it scans the held text with the characters released just before it, moves each release cut back to the
  * start of any finding that crosses it, and redacts the findings in what it releases.
  *
@@ -47,6 +61,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import * as detectors from "./internal/detectors.js"
+import * as Normalize from "./internal/normalize.js"
+import * as Scan from "./internal/scan.js"
 import type * as Prompt from "./Prompt.js"
 
 /**
@@ -75,8 +91,9 @@ export interface Span {
 }
 
 /**
- * A named rule. `detect` must be pure and return spans within the text; `maxMatchLength` bounds the stretch of
- * text one finding depends on (`Infinity` when unknown), which tells a streaming guard how much to hold back.
+ * A named rule. `detect` must be pure and return spans within the text it is given (`scanText` gives it the
+ * normalised view and maps its spans back); `maxMatchLength` bounds the stretch of that text one finding depends
+ * on (`Infinity` when unknown), which tells a streaming guard how much to hold back.
  *
  * @since 0.1.0
  * @category models
@@ -261,34 +278,19 @@ export const fromRegExp = (options: {
  */
 export const redactionMarker = (ruleId: string): string => `[REDACTED:${ruleId}]`
 
-const byPosition = (a: Finding, b: Finding): number => a.start - b.start || b.end - a.end
-
-// Findings usually come in order already (one rule found them all, or the rules' findings do not interleave): a
-// linear check spares the n log n sort, so a text with a finding every few characters still costs the same per KB.
-const inOrder = (findings: ReadonlyArray<Finding>): boolean => {
-  for (let i = 1; i < findings.length; i++) if (byPosition(findings[i - 1], findings[i]) > 0) return false
-  return true
-}
-
 /**
  * Every finding of the enabled rules in a text, ordered by start (longer first on a tie). Findings of different
  * rules may overlap. Spans a detector returns outside the text, or empty, are dropped.
  *
+ * The rules read a normalised view of the text (see the module's documentation), so lookalike and invisible
+ * characters cannot hide a match; the findings are positions in the text itself, covering the characters each
+ * match came from.
+ *
  * @since 0.1.0
  * @category utils
  */
-export const scanText = (rules: ReadonlyArray<Rule>, text: string): ReadonlyArray<Finding> => {
-  const findings: Array<Finding> = []
-  for (const r of rules) {
-    if (!r.enabled) continue
-    for (const span of r.detect(text)) {
-      const start = Math.max(0, span.start)
-      const end = Math.min(text.length, span.end)
-      if (end > start) findings.push({ ruleId: r.id, action: r.action, start, end })
-    }
-  }
-  return inOrder(findings) ? findings : findings.sort(byPosition)
-}
+export const scanText = (rules: ReadonlyArray<Rule>, text: string): ReadonlyArray<Finding> =>
+  Scan.scanView(rules, Normalize.view(text))
 
 /**
  * Replaces every finding with `[REDACTED:<rule id>]`, whatever its action. Overlapping findings are merged into
@@ -299,7 +301,7 @@ export const scanText = (rules: ReadonlyArray<Rule>, text: string): ReadonlyArra
  */
 export const redactText = (text: string, findings: ReadonlyArray<Finding>): string => {
   if (findings.length === 0) return text
-  const sorted = inOrder(findings) ? findings : [...findings].sort(byPosition)
+  const sorted = Scan.inOrder(findings) ? findings : [...findings].sort(Scan.byPosition)
   let out = ""
   let cursor = 0
   let i = 0

@@ -22,12 +22,18 @@ const longest: Readonly<Record<string, ReadonlyArray<string>>> = {
   "github-token": [`github_pat_${"a".repeat(300)}`, `ghp_${"b".repeat(300)}`],
   "stripe-secret-key": [`sk_live_${"c".repeat(300)}`],
   "slack-token": [`xoxb-${"d".repeat(300)}`],
+  "slack-webhook": [`https://hooks.slack.com/workflows/${"T0/B1/".repeat(60)}`],
+  "openai-api-key": [`sk-svcacct-${"o1-".repeat(100)}`, `sk-${"a1".repeat(150)}`],
+  "anthropic-api-key": [`sk-ant-${"k9_".repeat(100)}`],
+  "npm-token": [`npm_${"n1".repeat(18)}`],
+  "gitlab-token": [`glagent-${"g-".repeat(150)}`, `glpat-${"x".repeat(20)}`],
   "google-api-key": [`AIza${"e".repeat(35)}`],
   "private-key": [
     `-----BEGIN RSA PRIVATE KEY-----\n${"A".repeat(6000)}`,
     `-----BEGIN PRIVATE KEY-----\n${"B".repeat(4000)}\n-----END PRIVATE KEY-----`
   ],
-  "bearer-jwt": [`Bearer    eyJ${"h".repeat(1024)}.${"p".repeat(4096)}.${"s".repeat(3000)}`],
+  "bearer-jwt": [`BEARER    eyJ${"h".repeat(1024)}.${"p".repeat(4096)}.${"s".repeat(3000)}`],
+  jwt: [`eyJ${"h".repeat(1024)}.eyJ${"p".repeat(4093)}.${"s".repeat(3000)}`, `eyJ${"h".repeat(8)}.eyJp.`],
   "url-credentials": [`a://${"u".repeat(128)}:${"p".repeat(256)}@host`],
   "us-ssn": ["123-45-6789", "123 45 6789"],
   "payment-card": [
@@ -35,7 +41,7 @@ const longest: Readonly<Record<string, ReadonlyArray<string>>> = {
     luhnComplete("411111111111111111")
   ],
   email: [`${"l".repeat(64)}@${"d".repeat(250)}.com`],
-  "phone-number": ["+1 (415) 555-0132", "+442071838750123"]
+  "phone-number": ["1-(415) 555-0132", "+442071838750123", "+1 (2345) 6 7 8 9 0 1 2 3 4", "+1 415 555 0132"]
 }
 
 const around = ["", " ", "x ", "said: ", "\n", ". Then ", "see "]
@@ -45,7 +51,7 @@ describe("rule records", () => {
     assert.deepStrictEqual(Object.keys(longest).sort(), detectors.rules.map((r) => r.id).sort())
   })
 
-  for (const spec of detectors.rules) {
+  for (const spec of detectors.rules.filter((r) => longest[r.id] !== undefined)) {
     const rule = SafetyPolicy.defaultRules.find((r) => r.id === spec.id)!
     const alone = [{ ...rule, enabled: true }]
 

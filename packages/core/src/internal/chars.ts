@@ -19,6 +19,8 @@ export const Char = {
   doubleQuote: 0x22,
   percent: 0x25,
   apostrophe: 0x27,
+  openParenthesis: 0x28,
+  closeParenthesis: 0x29,
   asterisk: 0x2a,
   plus: 0x2b,
   hyphen: 0x2d,
@@ -36,6 +38,19 @@ export const Char = {
   // OR-ing an ASCII letter with this gives its lower case.
   lowerCaseBit: 0x20
 } as const
+
+/**
+ * Dashes NFKC leaves as they are and people type between digits: hyphen, figure dash, en dash, em dash, horizontal
+ * bar, minus sign (the non-breaking hyphen becomes the hyphen in NFKC).
+ *
+ * @internal
+ */
+export const DASHES = "\u2010\u2012\u2013\u2014\u2015\u2212"
+
+const dashCodes = new Set([...DASHES].map((c) => c.charCodeAt(0)))
+
+/** The ASCII hyphen or one of `DASHES`. @internal */
+export const isDash = (c: number): boolean => c === Char.hyphen || dashCodes.has(c)
 
 /** @internal */
 export const isDigit = (c: number): boolean => c >= Char.digit0 && c <= Char.digit9

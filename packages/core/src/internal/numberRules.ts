@@ -4,7 +4,7 @@
  *
  * @internal
  */
-import { Char, digitAt, digitValue, wordAt } from "./chars.js"
+import { Char, DASHES, digitAt, digitValue, isDash, wordAt } from "./chars.js"
 import { type RuleSpec, scanPattern, type Span, whole } from "./ruleSpec.js"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -14,21 +14,23 @@ import { type RuleSpec, scanPattern, type Span, whole } from "./ruleSpec.js"
 const AREA = 3
 const GROUP = 2
 const SERIAL = 4
-const SSN_DELIMITERS = ["-", " "] as const
+// One of these between the parts, the same one twice (after NFKC, so no-break spaces and fullwidth forms are these).
+const SSN_DELIMITERS = `- ./${DASHES}`
 const SSN_LENGTH = AREA + 1 + GROUP + 1 + SERIAL
 // A delimiter and a digit on each side tell an SSN from a part of a longer grouped number.
 const SSN_CONTEXT = 2
 
+// The delimiters as a character class, the hyphen first so that it is no range.
+const ssnDelimiter = `[${SSN_DELIMITERS}]`
+
 /**
- * `AAA-GG-SSSS` or `AAA GG SSSS`, one delimiter used twice. Nine bare digits are not matched: too many ordinary
- * numbers (order ids, phone numbers without area code) have nine digits.
+ * `AAA-GG-SSSS`, with a hyphen, a space, a dot, a slash or a dash, the same one twice (code checks that they are
+ * the same). Nine bare digits are not matched: too many ordinary numbers (order ids, phone numbers without area
+ * code) have nine digits.
  *
  * @internal
  */
-export const ssnPattern = new RegExp(
-  SSN_DELIMITERS.map((d) => `\\d{${AREA}}${d}\\d{${GROUP}}${d}\\d{${SERIAL}}`).join("|"),
-  "g"
-)
+export const ssnPattern = new RegExp(`\\d{${AREA}}${ssnDelimiter}\\d{${GROUP}}${ssnDelimiter}\\d{${SERIAL}}`, "g")
 
 const digitsValue = (text: string, start: number, length: number): number => {
   let n = 0
@@ -48,6 +50,7 @@ const detectSsn = (text: string): Array<Span> =>
   scanPattern(ssnPattern, text, (m, t) => {
     const { end, start } = whole(m)
     const delimiter = t[start + AREA]
+    if (t[start + AREA + 1 + GROUP] !== delimiter) return undefined
     // Part of a longer word or of a longer grouped number (`1 123 45 6789`, `123-45-6789-01`) is not an SSN.
     if (wordAt(t, start - 1) || wordAt(t, end)) return undefined
     if (t[start - 1] === delimiter && digitAt(t, start - 2)) return undefined
@@ -98,27 +101,51 @@ const allZero = (digits: string): boolean => {
   return true
 }
 
+// Between two groups of a card: one to CARD_SEPARATOR_MAX spaces, dots or dashes (after NFKC, no-break spaces are
+// spaces).
+const CARD_SEPARATOR_MAX = 3
+// The separator of a group that has none, and of one followed by several characters or a run of them.
+const NO_SEPARATOR = -1
+const IRREGULAR = -2
+
 interface Group {
   readonly start: number
   readonly end: number
-  // The character between this group and the next one of the same chain, if any.
-  separator: string | undefined
+  // The code of the one character between this group and the next of its chain, IRREGULAR for several, or
+  // NO_SEPARATOR when the chain ends here; `gap` is their number.
+  separator: number
+  gap: number
 }
 
 const CARD_MIN = 13
 const CARD_MAX = 19
 const GROUP_MIN = 3
-const CARD_SEPARATORS = [" ", "-"] as const
-// Characters between two groups.
-const CARD_SEPARATOR_MAX = 1
 // Groups one card can span at most: each has at least GROUP_MIN digits and a card at most CARD_MAX.
 const CARD_GROUPS = Math.floor(CARD_MAX / GROUP_MIN)
 // Read before a card: the character that could glue it to a word, and the one before a hyphen (a UUID's groups).
 const CARD_BEFORE = 2
 // Read after a card: a separator and a digit continue the chain, a letter glues the number to a word.
-const CARD_AFTER = 2
+const CARD_AFTER = CARD_SEPARATOR_MAX + 1
 // A start group that has not been decided after this many groups could still reach the newest group.
 const CHAIN_TRIM = 64
+// Only Visa issues 13-digit numbers; other 13-digit numbers are more often millisecond timestamps (1748503543012).
+const THIRTEEN_DIGIT_PREFIX = "4"
+
+const isCardSeparator = (c: number): boolean => c === Char.space || c === Char.dot || isDash(c)
+
+// Groups of four with a last one of three or four (`4111 1111 1111 1111`, `4111-1111-1111-111`), or the 4-6-5 and
+// 4-6-4 of American Express and Diners Club.
+const isCardLayout = (lengths: ReadonlyArray<number>): boolean => {
+  const n = lengths.length
+  if (n === 3 && lengths[0] === 4 && lengths[1] === 6 && (lengths[2] === 5 || lengths[2] === 4)) return true
+  if (n < 2 || lengths[n - 1] < 3 || lengths[n - 1] > 4) return false
+  for (let i = 0; i < n - 1; i++) if (lengths[i] !== 4) return false
+  return true
+}
+
+const isCardNumber = (digits: string): boolean =>
+  digits.length >= CARD_MIN && luhn(digits) && !allZero(digits) &&
+  (digits.length > CARD_MIN || digits.startsWith(THIRTEEN_DIGIT_PREFIX))
 
 // The last group of the card that starts at `chain[from]`, or -1. `chainStart`: that group starts its chain.
 const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainStart: boolean): number => {
@@ -131,17 +158,21 @@ const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainSt
   ) {
     return -1
   }
-  const separator = first.separator
+  // Regular: one character, the same throughout. Any group sizes of at least three are then a card; other
+  // separators (`4111 - 1111`, `4111-1111 1111.1111`) only in a card's own layout.
+  let regular = true
+  const lengths: Array<number> = []
   let digits = ""
   let best = -1
   for (let j = from; j < chain.length; j++) {
     const group = chain[j]
     const length = group.end - group.start
     if (length < GROUP_MIN || digits.length + length > CARD_MAX) break
-    if (j > from && chain[j - 1].separator !== separator) break
+    if (j > from && (chain[j - 1].separator !== first.separator || first.separator === IRREGULAR)) regular = false
     digits += text.slice(group.start, group.end)
+    lengths.push(length)
     const endsWord = j === chain.length - 1 && wordAt(text, group.end)
-    if (digits.length >= CARD_MIN && !endsWord && luhn(digits) && !allZero(digits)) best = j
+    if (!endsWord && isCardNumber(digits) && (regular || isCardLayout(lengths))) best = j
   }
   return best
 }
@@ -153,11 +184,21 @@ const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainSt
  */
 export const digitRunPattern = /[0-9]+/g
 
+// How many separator characters follow a group ending at `end` when a digit follows them, else 0.
+const separatorAfter = (text: string, end: number): number => {
+  let i = end
+  while (i < end + CARD_SEPARATOR_MAX && isCardSeparator(text.charCodeAt(i))) i++
+  return i > end && digitAt(text, i) ? i - end : 0
+}
+
 /**
- * Card numbers of 13 to 19 digits that pass the Luhn check, written bare or in groups of at least three digits
- * joined by one space or one dash, the same separator throughout (`4111 1111 1111 1111`, `3714-496353-98431`).
- * A number inside a longer grouped number is still found (`4111 1111 1111 1111 123`); a number glued to letters
- * or to more digits, or continuing a hyphenated word (the last groups of a UUID), is not. All zeros is not a card.
+ * Card numbers of 13 to 19 digits that pass the Luhn check, written bare or in groups (`4111 1111 1111 1111`,
+ * `3714-496353-98431`, `4111.1111.1111.1111`, `4111 - 1111 - 1111 - 1111`, `4111-1111 1111.1111`). Between
+ * groups: one to three spaces, dashes or dots. With one and the same character throughout, any groups of at least
+ * three digits; otherwise groups of four (the last of three or four) or the 4-6-5 and 4-6-4 layouts. A 13-digit
+ * number must start with 4. A number inside a longer grouped number is still found (`4111 1111 1111 1111 123`);
+ * a number glued to letters or to more digits, or continuing a hyphenated word (the last groups of a UUID), is
+ * not. All zeros is not a card.
  *
  * One pass collects the digit groups (runs of digits, found by a pattern: native code skips the rest of the text);
  * each start group extends over at most six groups, so the work is linear. The start groups that later groups can
@@ -195,18 +236,21 @@ const detectCardNumber = (text: string): Array<Span> => {
   let run: RegExpExecArray | null
   while ((run = digitRunPattern.exec(text)) !== null) {
     const start = run.index
-    const i = start + run[0].length
+    const end = start + run[0].length
     const previous = chain.length > 0 ? chain[chain.length - 1] : undefined
-    if (previous !== undefined && previous.end + CARD_SEPARATOR_MAX === start && previous.separator !== undefined) {
-      chain.push({ start, end: i, separator: undefined })
+    const group: Group = { start, end, separator: NO_SEPARATOR, gap: 0 }
+    if (previous !== undefined && previous.separator !== NO_SEPARATOR && previous.end + previous.gap === start) {
+      chain.push(group)
       if (chain.length > 2 * CARD_GROUPS) decide(false)
     } else {
       flush()
-      chain.push({ start, end: i, separator: undefined })
+      chain.push(group)
     }
-    const after = text[i]
-    const current = chain[chain.length - 1]
-    if ((CARD_SEPARATORS as ReadonlyArray<string>).includes(after) && digitAt(text, i + 1)) current.separator = after
+    const gap = separatorAfter(text, end)
+    if (gap > 0) {
+      group.gap = gap
+      group.separator = gap === 1 ? text.charCodeAt(end) : IRREGULAR
+    }
   }
   digitRunPattern.lastIndex = 0
   flush()

@@ -98,3 +98,20 @@ export const scanPattern = (
 
 /** @internal */
 export const whole = (match: RegExpExecArray): Span => ({ start: match.index, end: match.index + match[0].length })
+
+/**
+ * Merges two lists of spans, each in order of start, into one (the first list first on a tie), in linear time.
+ *
+ * @internal
+ */
+export const mergeOrdered = (first: Array<Span>, second: Array<Span>): Array<Span> => {
+  if (second.length === 0) return first
+  if (first.length === 0) return second
+  const merged: Array<Span> = []
+  let a = 0
+  let b = 0
+  while (a < first.length && b < second.length) merged.push(second[b].start < first[a].start ? second[b++] : first[a++])
+  while (a < first.length) merged.push(first[a++])
+  while (b < second.length) merged.push(second[b++])
+  return merged
+}

@@ -3,18 +3,25 @@
  *
  * @internal
  */
-import { Char, isQuote, isSpace } from "./chars.js"
-import { type RuleSpec, scanPattern, type Span } from "./ruleSpec.js"
+import { alnumAt, Char, isDigit, isLower, isQuote, isSpace, isUpper, isWord } from "./chars.js"
+import { mergeOrdered, type RuleSpec, scanPattern, type Span } from "./ruleSpec.js"
 
 // Each keyword as a pattern, with the most characters it matches.
 const KEYWORDS: ReadonlyArray<readonly [pattern: string, maxLength: number]> = [
-  ["pass(?:word|wd|phrase)", "passphrase".length],
+  ["pass(?:word|wd|phrase|code)", "passphrase".length],
   ["secret", "secret".length],
   ["token", "token".length],
   ["api[ _-]?key", "api_key".length],
   ["access[ _-]?key", "access_key".length],
-  ["private[ _-]?key", "private_key".length]
+  ["private[ _-]?key", "private_key".length],
+  // `pw` and `pwd` only as words of their own (or ending a name: `db_pwd`); checked by code.
+  ["pwd?", "pwd".length]
 ]
+
+// Words with an everyday meaning ("the secret is patience", "token: please"): used alone, not as part of a name
+// (`client_secret`) or a quoted key, with a value that is not quoted, their value must look like a credential.
+const EVERYDAY_KEYWORDS = ["secret", "token"] as const
+const SHORT_KEYWORD = "pw"
 
 const KEYWORD = KEYWORDS.map(([pattern]) => pattern).join("|")
 const KEYWORD_MAX = Math.max(...KEYWORDS.map(([, maxLength]) => maxLength))
@@ -54,7 +61,8 @@ export const VALUE_MAX = 256
 const PREFIX_MAX = KEYWORD_MAX +
   Math.max(1 + SPACES_MAX + SEPARATOR_MAX + SPACES_MAX, SPACES_MAX + IS.length + SPACES_MAX)
 
-// Words that follow "password is" in ordinary talk about passwords ("my password is not working").
+// Words that follow "password is" or "password:" in ordinary talk about passwords ("my password is not working",
+// "Password: reset link sent"), unless quoted.
 const NOT_A_VALUE = new Set(
   (
     "a an the not no now still too very so also just only always never being been be it its this that these those " +
@@ -65,20 +73,24 @@ const NOT_A_VALUE = new Set(
     "mandatory optional set saved stored sent shown hidden visible encrypted hashed unknown forgotten lost stolen " +
     "compromised leaked valid ok okay fine good bad long short case-sensitive case-insensitive due going gone " +
     "used accepted rejected disabled enabled active inactive revoked displayed included attached below above " +
-    "following same-as"
+    "following same-as please none null pending see requested"
   ).split(" ")
 )
 
 const TRAILING_PUNCTUATION = ".,;:!?)]}>"
 
-const readValue = (text: string, from: number): Span | undefined => {
+interface Value extends Span {
+  readonly quoted: boolean
+}
+
+const readValue = (text: string, from: number): Value | undefined => {
   let start = from
   const open = text.charCodeAt(from)
   if (isQuote(open)) {
     const limit = Math.min(text.length, from + 1 + VALUE_MAX)
     for (let i = from + 1; i < limit; i++) {
       const c = text.charCodeAt(i)
-      if (c === open) return i > from + 1 ? { start: from + 1, end: i } : undefined
+      if (c === open) return i > from + 1 ? { start: from + 1, end: i, quoted: true } : undefined
       if (c === Char.lineFeed || c === Char.carriageReturn) break
     }
     // Unterminated or too long: read it as an unquoted value after the quote.
@@ -92,7 +104,7 @@ const readValue = (text: string, from: number): Span | undefined => {
     end++
   }
   while (end > start && TRAILING_PUNCTUATION.includes(text[end - 1])) end--
-  return end > start ? { start, end } : undefined
+  return end > start ? { start, end, quoted: false } : undefined
 }
 
 // A value that is a mask or our own marker is no secret; skipping the marker makes redaction idempotent.
@@ -103,31 +115,39 @@ const onlyAsterisks = (value: string): boolean => {
   return true
 }
 
-const acceptAssignment = (match: RegExpExecArray, text: string): Span | undefined => {
-  const span = readValue(text, match.index + match[0].length)
-  if (span === undefined) return undefined
-  return isPlaceholder(text.slice(span.start, span.end)) ? undefined : span
+// A credential has a digit, a symbol or a capital after its first letter; an everyday word has none.
+const looksLikeCredential = (value: string): boolean => {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i)
+    if (isDigit(c) || (i > 0 && isUpper(c)) || (c < 0x80 && !isLower(c) && !isUpper(c))) return true
+  }
+  return false
 }
 
-const acceptIs = (match: RegExpExecArray, text: string): Span | undefined => {
-  const span = readValue(text, match.index + match[0].length)
-  if (span === undefined) return undefined
-  const value = text.slice(span.start, span.end)
-  return isPlaceholder(value) || NOT_A_VALUE.has(value.toLowerCase()) ? undefined : span
+// The keyword of a match continues a name (`client_secret`, `X-Auth-Token`, `app.secret`) or closes a quoted key.
+const isNamePart = (c: number): boolean => isWord(c) || c === Char.hyphen || c === Char.dot || isQuote(c)
+
+// Whether the keyword at `at` may introduce this value; `statement` for the "is" form.
+const acceptValue = (text: string, at: number, value: Value, statement: boolean): boolean => {
+  const raw = text.slice(value.start, value.end)
+  if (isPlaceholder(raw)) return false
+  if ((statement || !value.quoted) && NOT_A_VALUE.has(raw.toLowerCase())) return false
+  const keyword = text.slice(at, at + KEYWORD_MAX).toLowerCase()
+  if (keyword.startsWith(SHORT_KEYWORD) && !keyword.startsWith("pass") && alnumAt(text, at - 1)) return false
+  const everyday = EVERYDAY_KEYWORDS.some((word) => keyword.startsWith(word))
+  if (everyday && !value.quoted && !isNamePart(text.charCodeAt(at - 1))) return looksLikeCredential(raw)
+  return true
 }
 
-// Both lists are in order of start: merge them (the first list first on a tie), in linear time.
-const mergeOrdered = (first: Array<Span>, second: Array<Span>): Array<Span> => {
-  if (second.length === 0) return first
-  if (first.length === 0) return second
-  const merged: Array<Span> = []
-  let a = 0
-  let b = 0
-  while (a < first.length && b < second.length) merged.push(second[b].start < first[a].start ? second[b++] : first[a++])
-  while (a < first.length) merged.push(first[a++])
-  while (b < second.length) merged.push(second[b++])
-  return merged
+const accept = (statement: boolean) => (match: RegExpExecArray, text: string): Span | undefined => {
+  const value = readValue(text, match.index + match[0].length)
+  return value !== undefined && acceptValue(text, match.index, value, statement)
+    ? { start: value.start, end: value.end }
+    : undefined
 }
+
+const acceptAssignment = accept(false)
+const acceptIs = accept(true)
 
 /**
  * Finds the value of a secret assignment (the keyword and separator stay, so a redacted prompt still reads
@@ -148,6 +168,6 @@ export const secretAssignment: RuleSpec = {
   // The keyword and separator, then the value between optional quotes.
   maxMatchLength: PREFIX_MAX + 1 + VALUE_MAX + 1,
   // Every keyword contains one of these; the patterns match ASCII case variants only, which lower-case to them.
-  prefilter: { needles: ["pass", "secret", "token", "key"], ignoreCase: true },
+  prefilter: { needles: ["pass", "secret", "token", "key", SHORT_KEYWORD], ignoreCase: true },
   detect: detectSecretAssignment
 }
