@@ -49,7 +49,9 @@
  * `anchor` (a few hundred characters with the defaults), and, for a rule with an `anchor` (private-key at
  * `-----BEGIN `, bearer-jwt and jwt at `eyJ`), the text from an anchor match until a finding that starts there must be
  * complete; it scans the held text with the characters released just before it, moves each release cut back to the
- * start of any finding that crosses it, and redacts the findings in what it releases.
+ * start of any finding that crosses it, and redacts the findings in what it releases. Those lengths count
+ * characters of the normalised view, so a finding spread out by invisible characters is held back whole, up to
+ * eight times those lengths in characters of the reply.
  *
  * @since 0.1.0
  */

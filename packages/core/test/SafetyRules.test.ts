@@ -97,3 +97,49 @@ describe("rule records", () => {
     }
   }
 })
+
+describe("the streaming guard on the normalised view", () => {
+  const zw = (n: number) => "\u200b".repeat(n)
+  // Longer in the reply than any rule's maxMatchLength, though short in the view the rules read.
+  const spread = [
+    `4111${zw(200)} 1111${zw(200)} 1111${zw(200)} 1111`,
+    `pass${zw(300)}word${zw(300)}: hunter2${zw(100)}x`,
+    `\uff14\uff11\uff11\uff11\u00a0${zw(150)}\uff11\uff11\uff11\uff11 1111 1111`,
+    `AKIA${zw(50)}IOSFODNN7EXAMPLE`
+  ]
+  const prose = "All good here, your order ships today. "
+
+  it.prop(
+    "holds a finding spread by invisible characters back whole",
+    [
+      FastCheck.array(FastCheck.constantFrom(...spread, prose.repeat(5)), { minLength: 2, maxLength: 8 }),
+      FastCheck.array(FastCheck.integer({ min: 1, max: 300 }), { minLength: 1, maxLength: 12 })
+    ],
+    ([parts, cuts]) => {
+      const text = prose.repeat(30) + parts.join(" ")
+      const guard = OutputGuard.make(SafetyPolicy.defaultRules)
+      let out = ""
+      for (let i = 0, k = 0; i < text.length; k++) {
+        const size = cuts[k % cuts.length]
+        out += guard.push(text.slice(i, i + size))
+        i += size
+      }
+      out += guard.flush()
+      assert.strictEqual(out, SafetyPolicy.redactText(text, SafetyPolicy.scanText(SafetyPolicy.defaultRules, text)))
+    },
+    { fastCheck: { numRuns: 60 } }
+  )
+
+  it("holds a bounded number of characters of a flood of invisible ones", () => {
+    const guard = OutputGuard.make(SafetyPolicy.defaultRules)
+    const shortHold = SafetyPolicy.holdBack(SafetyPolicy.defaultRules.filter((r) => r.anchor === undefined))
+    let pushed = 0
+    let released = 0
+    for (let i = 0; i < 2_000; i++) {
+      released += guard.push(i % 100 === 0 ? "4" : zw(100)).length
+      pushed += i % 100 === 0 ? 1 : 100
+      assert.isAtMost(pushed - released, (OutputGuard.HOLD_SLACK + 2) * shortHold)
+    }
+    assert.strictEqual(released + guard.flush().length, pushed)
+  })
+})

@@ -153,10 +153,22 @@ describe("SafetyPolicy: redaction on the normalised view", () => {
     FastCheck.tuple(FastCheck.constant(""), ssn),
     value.map((v) => ["password: ", v] as const)
   ).chain(([keyword, hidden]) =>
-    FastCheck.tuple(keyword === "" ? FastCheck.constant("") : disguise(keyword), disguise(hidden), FastCheck.constant(hidden))
+    FastCheck.tuple(
+      keyword === "" ? FastCheck.constant("") : disguise(keyword),
+      disguise(hidden),
+      FastCheck.constant(hidden)
+    )
   )
   const prose = FastCheck.array(
-    FastCheck.constantFrom("thanks", "your order", "caf\u00e9", "we\u2019ll call", "\u3042\u308a", "ok.", "\ud83d\ude00"),
+    FastCheck.constantFrom(
+      "thanks",
+      "your order",
+      "caf\u00e9",
+      "we\u2019ll call",
+      "\u3042\u308a",
+      "ok.",
+      "\ud83d\ude00"
+    ),
     { maxLength: 6 }
   ).map((words) => words.join(" "))
 
