@@ -124,17 +124,33 @@ export const chatPayload = (i: number): PayloadInput => ({
 // -----------------------------------------------------------------------------------------------------------------
 
 /** The kinds of text the safety scan runs over. */
-export const textKinds = ["prose", "prose+pii", "digits", "digit-groups", "separators", "password"] as const
+export const textKinds = [
+  "prose",
+  "prose+pii",
+  "prose+unicode",
+  "lookalikes",
+  "invisible",
+  "marks",
+  "digits",
+  "digit-groups",
+  "separators",
+  "password"
+] as const
 
 export type TextKind = typeof textKinds[number]
 
 const repeatTo = (unit: string, length: number): string => unit.repeat(Math.ceil(length / unit.length)).slice(0, length)
 
+// Fullwidth forms of ASCII letters, digits and punctuation.
+const fullwidth = (text: string): string => text.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0))
+
 /**
- * A text of `length` characters: prose, prose with personal data every few hundred characters, or one of the
- * adversarial texts built against backtracking patterns: one run of digits, digit groups joined by spaces and
- * dashes (card and SSN candidates that never pass), runs of separators and key prefixes, and `password`
- * repeated with assignment separators.
+ * A text of `length` characters: prose, prose with personal data every few hundred characters, prose with
+ * non-ASCII characters already in normal form (curly quotes, accents, Japanese, emoji), or one of the texts that
+ * make the safety scan's normalised view work: fullwidth forms and no-break spaces in prose, a zero-width space
+ * after every character, combining marks out of canonical order; or one of the adversarial texts built against
+ * backtracking patterns: one run of digits, digit groups joined by spaces and dashes (card and SSN candidates
+ * that never pass), runs of separators and key prefixes, and `password` repeated with assignment separators.
  */
 export const text = (kind: TextKind, length: number): string => {
   switch (kind) {
@@ -153,6 +169,18 @@ export const text = (kind: TextKind, length: number): string => {
       }
       return parts.join("").slice(0, length)
     }
+    case "prose+unicode":
+      return repeatTo(
+        prose(400, 13).replace(/'/g, "\u2019") +
+          " Caf\u00e9 na\u00efve \u2014 \u3054\u6ce8\u6587\u3042\u308a\u304c\u3068\u3046 \ud83d\udc4b ",
+        length
+      )
+    case "lookalikes":
+      return repeatTo(`${prose(120, 17)} ${fullwidth("Order 4012 8888 8888 1882, ref: AB-12")}\u00a0ok. `, length)
+    case "invisible":
+      return repeatTo([...prose(400, 19)].join("\u200b"), length)
+    case "marks":
+      return "a" + repeatTo("\u0301\u0316", length - 1)
     case "digits":
       return repeatTo("1234567890", length)
     case "digit-groups":

@@ -121,12 +121,7 @@ export interface Rule {
  * @since 0.1.0
  * @category models
  */
-export interface Finding {
-  readonly ruleId: string
-  readonly action: Action
-  readonly start: number
-  readonly end: number
-}
+export interface Finding extends Scan.Finding {}
 
 /**
  * How many times a rule matched in one field of the payload (`systemInstructions[0]`, `context[3].content`).

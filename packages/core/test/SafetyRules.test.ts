@@ -46,6 +46,18 @@ const longest: Readonly<Record<string, ReadonlyArray<string>>> = {
 
 const around = ["", " ", "x ", "said: ", "\n", ". Then ", "see "]
 
+// The text through a guard in pieces of the given sizes, in turn, and what the guard released.
+const stream = (rules: ReadonlyArray<SafetyPolicy.Rule>, text: string, cuts: ReadonlyArray<number>): string => {
+  const guard = OutputGuard.make(rules)
+  let out = ""
+  for (let i = 0, k = 0; i < text.length; k++) {
+    const size = cuts[k % cuts.length]
+    out += guard.push(text.slice(i, i + size))
+    i += size
+  }
+  return out + guard.flush()
+}
+
 describe("rule records", () => {
   it("every default rule has longest-match samples here", () => {
     assert.deepStrictEqual(Object.keys(longest).sort(), detectors.rules.map((r) => r.id).sort())
@@ -72,15 +84,7 @@ describe("rule records", () => {
       ],
       ([parts, cuts]) => {
         const text = parts.map(([before, sample]) => before + sample).join(" ") + " end"
-        const guard = OutputGuard.make(alone)
-        let out = ""
-        for (let i = 0, k = 0; i < text.length; k++) {
-          const size = cuts[k % cuts.length]
-          out += guard.push(text.slice(i, i + size))
-          i += size
-        }
-        out += guard.flush()
-        assert.strictEqual(out, SafetyPolicy.redactText(text, SafetyPolicy.scanText(alone, text)))
+        assert.strictEqual(stream(alone, text, cuts), SafetyPolicy.redactText(text, SafetyPolicy.scanText(alone, text)))
       },
       { fastCheck: { numRuns: 40 } }
     )
@@ -117,15 +121,8 @@ describe("the streaming guard on the normalised view", () => {
     ],
     ([parts, cuts]) => {
       const text = prose.repeat(30) + parts.join(" ")
-      const guard = OutputGuard.make(SafetyPolicy.defaultRules)
-      let out = ""
-      for (let i = 0, k = 0; i < text.length; k++) {
-        const size = cuts[k % cuts.length]
-        out += guard.push(text.slice(i, i + size))
-        i += size
-      }
-      out += guard.flush()
-      assert.strictEqual(out, SafetyPolicy.redactText(text, SafetyPolicy.scanText(SafetyPolicy.defaultRules, text)))
+      const rules = SafetyPolicy.defaultRules
+      assert.strictEqual(stream(rules, text, cuts), SafetyPolicy.redactText(text, SafetyPolicy.scanText(rules, text)))
     },
     { fastCheck: { numRuns: 60 } }
   )

@@ -52,6 +52,9 @@ const dashCodes = new Set([...DASHES].map((c) => c.charCodeAt(0)))
 /** The ASCII hyphen or one of `DASHES`. @internal */
 export const isDash = (c: number): boolean => c === Char.hyphen || dashCodes.has(c)
 
+/** The last ASCII code unit. @internal */
+export const ASCII_MAX = 0x7f
+
 /** @internal */
 export const isDigit = (c: number): boolean => c >= Char.digit0 && c <= Char.digit9
 

@@ -15,6 +15,7 @@
  *
  * @internal
  */
+import { ASCII_MAX } from "./chars.js"
 import type { Span } from "./ruleSpec.js"
 
 /**
@@ -95,7 +96,7 @@ const BLOCK = 0
 const ALIGNED = 1
 
 class Builder {
-  private readonly parts: Array<string> = []
+  private text = ""
   private viewStarts = new Int32Array(16)
   private originalStarts = new Int32Array(16)
   private kinds = new Uint8Array(16)
@@ -115,7 +116,7 @@ class Builder {
       if (this.copyFrom < 0) this.copyFrom = from
     } else {
       this.copy(from)
-      this.parts.push(content)
+      this.text += content
       this.changed = true
     }
     this.viewLength += to - from
@@ -125,7 +126,7 @@ class Builder {
   block(from: number, content: string): void {
     this.copy(from)
     this.push(from, BLOCK)
-    this.parts.push(content)
+    this.text += content
     this.viewLength += content.length
     this.changed = true
   }
@@ -138,7 +139,7 @@ class Builder {
     const n = this.pieces
     return makeView(
       this.original,
-      this.parts.join(""),
+      this.text,
       this.viewStarts.subarray(0, n),
       this.originalStarts.subarray(0, n),
       this.kinds.subarray(0, n)
@@ -147,7 +148,7 @@ class Builder {
 
   private copy(upTo: number): void {
     if (this.copyFrom < 0) return
-    this.parts.push(this.original.slice(this.copyFrom, upTo))
+    this.text += this.original.slice(this.copyFrom, upTo)
     this.copyFrom = -1
   }
 
@@ -223,12 +224,12 @@ const HIGH_SURROGATE_MIN = 0xd800
 const HIGH_SURROGATE_MAX = 0xdbff
 const LOW_SURROGATE_MIN = 0xdc00
 const LOW_SURROGATE_MAX = 0xdfff
-const ASCII_MAX = 0x7f
 
 // Per call, what is known of each code point seen: its NFKC form alone ("" when ignorable) and whether it is a
 // combining mark. Bounded by the distinct code points of the text.
 interface CodePoint {
   readonly normal: string
+  readonly same: boolean
   readonly mark: boolean
 }
 
@@ -245,7 +246,8 @@ const describe = (cache: Map<number, CodePoint>, cp: number): CodePoint => {
   let known = cache.get(cp)
   if (known === undefined) {
     const raw = String.fromCodePoint(cp)
-    known = { normal: hasIgnorable.test(raw) ? "" : raw.normalize("NFKC"), mark: isMarkPattern.test(raw) }
+    const normal = hasIgnorable.test(raw) ? "" : raw.normalize("NFKC")
+    known = { normal, same: normal === raw, mark: isMarkPattern.test(raw) }
     cache.set(cp, known)
   }
   return known
@@ -303,8 +305,22 @@ export const view = (text: string): View => {
     nonAsciiPattern.lastIndex = i
     const next = nonAsciiPattern.exec(text)
     if (next === null) break
+    const at = next.index
+    const cp = codePointAt(text, at, text.length)
+    const after = at + (cp > 0xffff ? 2 : 1)
+    const known = describe(cache, cp)
+    // The common case, a lone character between ASCII ones (a curly quote, a no-break space, a zero-width space):
+    // its own normal form is its view.
+    if (!known.mark && (after >= text.length || text.charCodeAt(after) <= ASCII_MAX)) {
+      builder.aligned(i, at)
+      if (known.same) builder.aligned(at, after)
+      else if (known.normal.length === after - at) builder.aligned(at, after, known.normal)
+      else builder.block(at, known.normal)
+      i = after
+      continue
+    }
     // The ASCII character before a run of non-ASCII ones goes with it: it may be the base of a combining mark.
-    const start = next.index > i ? next.index - 1 : next.index
+    const start = at > i ? at - 1 : at
     builder.aligned(i, start)
     chunkPattern.lastIndex = start
     const chunk = chunkPattern.exec(text)

@@ -3,7 +3,7 @@
  *
  * @internal
  */
-import { alnumAt, Char, isDigit, isLower, isQuote, isSpace, isUpper, isWord } from "./chars.js"
+import { alnumAt, ASCII_MAX, Char, isDigit, isLower, isQuote, isSpace, isUpper, isWord } from "./chars.js"
 import { mergeOrdered, type RuleSpec, scanPattern, type Span } from "./ruleSpec.js"
 
 // Each keyword as a pattern, with the most characters it matches.
@@ -119,7 +119,7 @@ const onlyAsterisks = (value: string): boolean => {
 const looksLikeCredential = (value: string): boolean => {
   for (let i = 0; i < value.length; i++) {
     const c = value.charCodeAt(i)
-    if (isDigit(c) || (i > 0 && isUpper(c)) || (c < 0x80 && !isLower(c) && !isUpper(c))) return true
+    if (isDigit(c) || (i > 0 && isUpper(c)) || (c <= ASCII_MAX && !isLower(c) && !isUpper(c))) return true
   }
   return false
 }
@@ -133,7 +133,7 @@ const acceptValue = (text: string, at: number, value: Value, statement: boolean)
   if (isPlaceholder(raw)) return false
   if ((statement || !value.quoted) && NOT_A_VALUE.has(raw.toLowerCase())) return false
   const keyword = text.slice(at, at + KEYWORD_MAX).toLowerCase()
-  if (keyword.startsWith(SHORT_KEYWORD) && !keyword.startsWith("pass") && alnumAt(text, at - 1)) return false
+  if (keyword.startsWith(SHORT_KEYWORD) && alnumAt(text, at - 1)) return false
   const everyday = EVERYDAY_KEYWORDS.some((word) => keyword.startsWith(word))
   if (everyday && !value.quoted && !isNamePart(text.charCodeAt(at - 1))) return looksLikeCredential(raw)
   return true
