@@ -78,6 +78,11 @@ describe("SafetyPolicy: written variants", () => {
   }
 })
 
+it("a card written with one separator does not run on into the next number over another", () => {
+  const findings = SafetyPolicy.scanText(SafetyPolicy.defaultRules, "4111 1111 1111 1111  123-45-6789")
+  assert.deepStrictEqual(findings.map((f) => [f.ruleId, f.start, f.end]), [["payment-card", 0, 19], ["us-ssn", 21, 32]])
+})
+
 describe("SafetyPolicy: ordinary sentences pass", () => {
   const cases: ReadonlyArray<string> = [
     "the secret is patience",

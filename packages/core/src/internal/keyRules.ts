@@ -180,7 +180,7 @@ export const slackWebhook: RuleSpec = {
   patterns: [slackWebhookPattern],
   maxMatchLength: SLACK_WEBHOOK_HOST.length + Math.max(...SLACK_WEBHOOK_KINDS.map((k) => k.length)) + 1 +
     SLACK_WEBHOOK_PATH_MAX,
-  prefilter: { needles: [SLACK_WEBHOOK_HOST] },
+  prefilter: { needles: ["k.com/"] },
   detect: (text) =>
     scanPattern(slackWebhookPattern, text, (m) => {
       const path = m.index + m[0].indexOf("/", SLACK_WEBHOOK_HOST.length) + 1
@@ -278,7 +278,7 @@ export const openAiApiKey: RuleSpec = {
   patterns: [openAiProjectPrefixPattern, openAiPlainKeyPattern],
   maxMatchLength: BEFORE + OPENAI_PREFIX.length + Math.max(...OPENAI_KINDS.map((k) => k.length)) + 1 +
     OPENAI_BODY_MAX,
-  prefilter: { needles: [OPENAI_PREFIX] },
+  prefilter: { needles: ["k-"] },
   // The two forms never overlap: a kind is followed by `-`, which the older form has none of.
   detect: (text) => mergeOrdered(detectOpenAiProjectKey(text), detectOpenAiPlainKey(text))
 }
@@ -302,7 +302,7 @@ export const anthropicApiKey: RuleSpec = {
   enabled: true,
   patterns: [anthropicPrefixPattern],
   maxMatchLength: BEFORE + ANTHROPIC_PREFIX.length + ANTHROPIC_BODY_MAX,
-  prefilter: { needles: [ANTHROPIC_PREFIX] },
+  prefilter: { needles: ["k-ant-"] },
   detect: prefixedKey({
     prefix: anthropicPrefixPattern,
     isBody: isBase64Url,
@@ -325,7 +325,7 @@ export const npmToken: RuleSpec = {
   enabled: true,
   patterns: [npmTokenPattern],
   maxMatchLength: BEFORE + NPM_PREFIX.length + NPM_BODY + AFTER,
-  prefilter: { needles: [NPM_PREFIX] },
+  prefilter: { needles: ["pm_"] },
   detect: (text) =>
     scanPattern(npmTokenPattern, text, (m, t) => {
       const span = whole(m)
@@ -365,7 +365,7 @@ export const gitlabToken: RuleSpec = {
   enabled: true,
   patterns: [gitlabPrefixPattern],
   maxMatchLength: BEFORE + Math.max(...GITLAB_PREFIXES.map((p) => p.length)) + GITLAB_BODY_MAX,
-  prefilter: { needles: GITLAB_PREFIXES },
+  prefilter: { needles: ["gl"] },
   detect: prefixedKey({ prefix: gitlabPrefixPattern, isBody: isBase64Url, min: GITLAB_BODY_MIN, max: GITLAB_BODY_MAX })
 }
 
@@ -530,7 +530,7 @@ export const bearerJwt: RuleSpec = {
   patterns: [bearerJwtPattern],
   maxMatchLength: BEARER.length + BEARER_SPACES_MAX + JWT_SPAN,
   anchor: jwtAnchor,
-  prefilter: { needles: [JWT_HEADER_START] },
+  prefilter: { needles: ["yJ"] },
   detect: detectBearerJwt
 }
 

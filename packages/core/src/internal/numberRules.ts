@@ -168,7 +168,11 @@ const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainSt
     const group = chain[j]
     const length = group.end - group.start
     if (length < GROUP_MIN || digits.length + length > CARD_MAX) break
-    if (j > from && (chain[j - 1].separator !== first.separator || first.separator === IRREGULAR)) regular = false
+    if (j > from && (chain[j - 1].separator !== first.separator || first.separator === IRREGULAR)) {
+      // A card written with one separator throughout does not run on over another (`4111 1111 1111 1111  123`).
+      if (regular && best >= 0) break
+      regular = false
+    }
     digits += text.slice(group.start, group.end)
     lengths.push(length)
     const endsWord = j === chain.length - 1 && wordAt(text, group.end)

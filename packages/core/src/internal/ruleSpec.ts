@@ -18,6 +18,9 @@ export type Action = "block" | "redact"
  * detector is skipped (`indexOf` is native and costs a fraction of a nanosecond a character). `ignoreCase` compares
  * with the text in lower case; the needles are then written in lower case.
  *
+ * `indexOf` stops at every occurrence of a needle's first character, so a needle that starts with a rare one is
+ * several times cheaper on prose: `yJ` rather than `eyJ`, `k-` rather than `sk-` (1.5 and 0.2 µs per KB).
+ *
  * @internal
  */
 export interface Prefilter {

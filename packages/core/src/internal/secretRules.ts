@@ -108,18 +108,19 @@ const readValue = (text: string, from: number): Value | undefined => {
 }
 
 // A value that is a mask or our own marker is no secret; skipping the marker makes redaction idempotent.
-const isPlaceholder = (value: string): boolean => value.startsWith("[REDACTED:") || onlyAsterisks(value)
+const MARKER = "[REDACTED:"
 
-const onlyAsterisks = (value: string): boolean => {
-  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) !== Char.asterisk) return false
+const isPlaceholder = (text: string, value: Span): boolean => {
+  if (text.startsWith(MARKER, value.start)) return true
+  for (let i = value.start; i < value.end; i++) if (text.charCodeAt(i) !== Char.asterisk) return false
   return true
 }
 
 // A credential has a digit, a symbol or a capital after its first letter; an everyday word has none.
-const looksLikeCredential = (value: string): boolean => {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (isDigit(c) || (i > 0 && isUpper(c)) || (c <= ASCII_MAX && !isLower(c) && !isUpper(c))) return true
+const looksLikeCredential = (text: string, value: Span): boolean => {
+  for (let i = value.start; i < value.end; i++) {
+    const c = text.charCodeAt(i)
+    if (isDigit(c) || (i > value.start && isUpper(c)) || (c <= ASCII_MAX && !isLower(c) && !isUpper(c))) return true
   }
   return false
 }
@@ -127,23 +128,44 @@ const looksLikeCredential = (value: string): boolean => {
 // The keyword of a match continues a name (`client_secret`, `X-Auth-Token`, `app.secret`) or closes a quoted key.
 const isNamePart = (c: number): boolean => isWord(c) || c === Char.hyphen || c === Char.dot || isQuote(c)
 
-// Whether the keyword at `at` may introduce this value; `statement` for the "is" form.
+// Whether `word` (lower case) is written at `at`, in any case.
+const wordAt = (text: string, at: number, word: string): boolean => {
+  for (let i = 0; i < word.length; i++) {
+    const c = text.charCodeAt(at + i)
+    if ((isUpper(c) ? c | Char.lowerCaseBit : c) !== word.charCodeAt(i)) return false
+  }
+  return true
+}
+
+// The words of NOT_A_VALUE by length, to compare a value with them without making a string.
+const notAValueByLength = new Map<number, Array<string>>()
+for (const word of NOT_A_VALUE) {
+  notAValueByLength.set(word.length, [...(notAValueByLength.get(word.length) ?? []), word])
+}
+
+const isNotAValue = (text: string, value: Span): boolean => {
+  const words = notAValueByLength.get(value.end - value.start)
+  if (words === undefined) return false
+  for (const word of words) if (wordAt(text, value.start, word)) return true
+  return false
+}
+
+// Whether the keyword at `at` may introduce this value; `statement` for the "is" form. Called for every match, so
+// it reads characters rather than making strings.
 const acceptValue = (text: string, at: number, value: Value, statement: boolean): boolean => {
-  const raw = text.slice(value.start, value.end)
-  if (isPlaceholder(raw)) return false
-  if ((statement || !value.quoted) && NOT_A_VALUE.has(raw.toLowerCase())) return false
-  const keyword = text.slice(at, at + KEYWORD_MAX).toLowerCase()
-  if (keyword.startsWith(SHORT_KEYWORD) && alnumAt(text, at - 1)) return false
-  const everyday = EVERYDAY_KEYWORDS.some((word) => keyword.startsWith(word))
-  if (everyday && !value.quoted && !isNamePart(text.charCodeAt(at - 1))) return looksLikeCredential(raw)
+  if (isPlaceholder(text, value)) return false
+  if ((statement || !value.quoted) && isNotAValue(text, value)) return false
+  if (wordAt(text, at, SHORT_KEYWORD) && alnumAt(text, at - 1)) return false
+  if (value.quoted || isNamePart(text.charCodeAt(at - 1))) return true
+  for (const word of EVERYDAY_KEYWORDS) {
+    if (wordAt(text, at, word)) return looksLikeCredential(text, value)
+  }
   return true
 }
 
 const accept = (statement: boolean) => (match: RegExpExecArray, text: string): Span | undefined => {
   const value = readValue(text, match.index + match[0].length)
-  return value !== undefined && acceptValue(text, match.index, value, statement)
-    ? { start: value.start, end: value.end }
-    : undefined
+  return value !== undefined && acceptValue(text, match.index, value, statement) ? value : undefined
 }
 
 const acceptAssignment = accept(false)
