@@ -403,7 +403,16 @@ describe("SafetyPolicy", () => {
         ["a long local part", "a".repeat(100_000) + "@"],
         ["URL-like", "a://b:".repeat(20_000)],
         ["prefixes", "AKIAghp_sk_live_xoxb-AIza".repeat(4_000)],
-        ["phone-like", "+1 (".repeat(25_000)]
+        ["phone-like", "+1 (".repeat(25_000)],
+        ["international phone-like", "+1 2 3 ".repeat(15_000)],
+        ["token headers", "eyJ".repeat(30_000)],
+        ["token headers and dots", "eyJabcdefghij.eyJ".repeat(6_000)],
+        ["GitLab prefixes", "glpat-".repeat(15_000)],
+        ["OpenAI and Anthropic prefixes", "sk-proj-sk-ant-".repeat(6_000)],
+        ["zero-width spaces", "4\u200b".repeat(50_000)],
+        ["combining marks", "a" + "\u0301\u0316".repeat(50_000)],
+        ["fullwidth digit groups", "\uff14\uff11\uff11\uff11 ".repeat(20_000)],
+        ["separator runs", "4111 - ".repeat(15_000)]
       ]
       for (const [name, text] of inputs) {
         const findings = SafetyPolicy.scanText(rules, text)
