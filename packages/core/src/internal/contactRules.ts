@@ -33,12 +33,18 @@ const isDomain = (c: number): boolean => isDomainLabel(c) || c === Char.dot
 const PUNYCODE_PREFIX = "xn--"
 const LABEL_MAX = 63
 
+// `xn--` in any case at `from`.
+const isPunycodePrefix = (domain: string, from: number): boolean => {
+  for (let i = 0; i < PUNYCODE_PREFIX.length; i++) {
+    const c = domain.charCodeAt(from + i)
+    if ((isAlnum(c) ? c | Char.lowerCaseBit : c) !== PUNYCODE_PREFIX.charCodeAt(i)) return false
+  }
+  return true
+}
+
 const isTld = (domain: string, from: number): boolean => {
   const length = domain.length - from
-  if (
-    domain.startsWith(PUNYCODE_PREFIX, from) ||
-    domain.slice(from, from + PUNYCODE_PREFIX.length).toLowerCase() === PUNYCODE_PREFIX
-  ) {
+  if (isPunycodePrefix(domain, from)) {
     if (length <= PUNYCODE_PREFIX.length || length > LABEL_MAX) return false
     for (let i = from; i < domain.length; i++) if (!isDomainLabel(domain.charCodeAt(i))) return false
     return true

@@ -96,11 +96,6 @@ export const luhn = (digits: string): boolean => {
   return sum % 10 === 0
 }
 
-const allZero = (digits: string): boolean => {
-  for (let i = 0; i < digits.length; i++) if (digits.charCodeAt(i) !== Char.digit0) return false
-  return true
-}
-
 // Between two groups of a card: one to CARD_SEPARATOR_MAX spaces, dots or dashes (after NFKC, no-break spaces are
 // spaces).
 const CARD_SEPARATOR_MAX = 3
@@ -129,23 +124,42 @@ const CARD_AFTER = CARD_SEPARATOR_MAX + 1
 // A start group that has not been decided after this many groups could still reach the newest group.
 const CHAIN_TRIM = 64
 // Only Visa issues 13-digit numbers; other 13-digit numbers are more often millisecond timestamps (1748503543012).
-const THIRTEEN_DIGIT_PREFIX = "4"
+const THIRTEEN_DIGIT_FIRST = 4
 
 const isCardSeparator = (c: number): boolean => c === Char.space || c === Char.dot || isDash(c)
 
-// Groups of four with a last one of three or four (`4111 1111 1111 1111`, `4111-1111-1111-111`), or the 4-6-5 and
-// 4-6-4 of American Express and Diners Club.
-const isCardLayout = (lengths: ReadonlyArray<number>): boolean => {
-  const n = lengths.length
-  if (n === 3 && lengths[0] === 4 && lengths[1] === 6 && (lengths[2] === 5 || lengths[2] === 4)) return true
-  if (n < 2 || lengths[n - 1] < 3 || lengths[n - 1] > 4) return false
-  for (let i = 0; i < n - 1; i++) if (lengths[i] !== 4) return false
-  return true
-}
+// Doubling a digit in the Luhn check: its double, less 9 when that has two digits.
+const doubled = (d: number): number => d * 2 > 9 ? d * 2 - 9 : d * 2
 
-const isCardNumber = (digits: string): boolean =>
-  digits.length >= CARD_MIN && luhn(digits) && !allZero(digits) &&
-  (digits.length > CARD_MIN || digits.startsWith(THIRTEEN_DIGIT_PREFIX))
+/**
+ * The digits of a card being read group by group, with what decides whether they are a card kept up to date as
+ * each digit is added: the Luhn sum for either parity (a number of n digits doubles the digits whose index from
+ * the left has n's parity), whether one is not zero, and the first digit.
+ */
+class CardDigits {
+  count = 0
+  private sums = [0, 0]
+  private nonZero = false
+  private first = -1
+
+  add(text: string, from: number, to: number): void {
+    for (let i = from; i < to; i++) {
+      const d = digitValue(text.charCodeAt(i))
+      const even = this.count % 2 === 0
+      this.sums[0] += even ? doubled(d) : d
+      this.sums[1] += even ? d : doubled(d)
+      if (d !== 0) this.nonZero = true
+      if (this.count === 0) this.first = d
+      this.count++
+    }
+  }
+
+  // 13 to 19 digits, not all zero, passing the Luhn check; 13 only from Visa, whose numbers start with 4.
+  isCard(): boolean {
+    return this.count >= CARD_MIN && this.count <= CARD_MAX && this.nonZero &&
+      this.sums[this.count % 2] % 10 === 0 && (this.count > CARD_MIN || this.first === THIRTEEN_DIGIT_FIRST)
+  }
+}
 
 // The last group of the card that starts at `chain[from]`, or -1. `chainStart`: that group starts its chain.
 const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainStart: boolean): number => {
@@ -159,24 +173,35 @@ const cardAt = (text: string, chain: ReadonlyArray<Group>, from: number, chainSt
     return -1
   }
   // Regular: one character, the same throughout. Any group sizes of at least three are then a card; other
-  // separators (`4111 - 1111`, `4111-1111 1111.1111`) only in a card's own layout.
+  // separators (`4111 - 1111`, `4111-1111 1111.1111`) only in a card's own layout: groups of four with a last one
+  // of three or four, or the 4-6-5 and 4-6-4 of American Express and Diners Club.
   let regular = true
-  const lengths: Array<number> = []
-  let digits = ""
+  // Whether every group before the current one has four digits, and the first two groups' lengths.
+  let foursBefore = true
+  let firstLength = 0
+  let secondLength = 0
+  const digits = new CardDigits()
   let best = -1
   for (let j = from; j < chain.length; j++) {
     const group = chain[j]
     const length = group.end - group.start
-    if (length < GROUP_MIN || digits.length + length > CARD_MAX) break
+    const n = j - from + 1
+    if (length < GROUP_MIN || digits.count + length > CARD_MAX) break
     if (j > from && (chain[j - 1].separator !== first.separator || first.separator === IRREGULAR)) {
       // A card written with one separator throughout does not run on over another (`4111 1111 1111 1111  123`).
       if (regular && best >= 0) break
       regular = false
     }
-    digits += text.slice(group.start, group.end)
-    lengths.push(length)
+    digits.add(text, group.start, group.end)
+    if (n === 1) firstLength = length
+    if (n === 2) secondLength = length
+    const layout = (n >= 2 && foursBefore && (length === 3 || length === 4)) ||
+      (n === 3 && firstLength === 4 && secondLength === 6 && (length === 5 || length === 4))
     const endsWord = j === chain.length - 1 && wordAt(text, group.end)
-    if (!endsWord && isCardNumber(digits) && (regular || isCardLayout(lengths))) best = j
+    if ((regular || layout) && !endsWord && digits.isCard()) best = j
+    foursBefore = foursBefore && length === 4
+    // Past a change of separator, only a layout can still come.
+    if (!regular && !foursBefore && !(n === 2 && firstLength === 4 && secondLength === 6)) break
   }
   return best
 }

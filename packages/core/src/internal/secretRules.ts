@@ -137,14 +137,17 @@ const wordAt = (text: string, at: number, word: string): boolean => {
   return true
 }
 
-// The words of NOT_A_VALUE by length, to compare a value with them without making a string.
-const notAValueByLength = new Map<number, Array<string>>()
+// The words of NOT_A_VALUE by length and first letter, to compare a value with them without making a string.
+const wordKey = (length: number, first: number): number =>
+  length * 0x80 + (isUpper(first) ? first | Char.lowerCaseBit : first)
+const notAValueByKey = new Map<number, Array<string>>()
 for (const word of NOT_A_VALUE) {
-  notAValueByLength.set(word.length, [...(notAValueByLength.get(word.length) ?? []), word])
+  const key = wordKey(word.length, word.charCodeAt(0))
+  notAValueByKey.set(key, [...(notAValueByKey.get(key) ?? []), word])
 }
 
 const isNotAValue = (text: string, value: Span): boolean => {
-  const words = notAValueByLength.get(value.end - value.start)
+  const words = notAValueByKey.get(wordKey(value.end - value.start, text.charCodeAt(value.start)))
   if (words === undefined) return false
   for (const word of words) if (wordAt(text, value.start, word)) return true
   return false
