@@ -642,10 +642,11 @@ describe("genesys-llm chat with large or broken input", () => {
       const context = Array.from({ length: 200_000 }, () => ({ role: "robot", content: 1 }))
       yield* writeJson(payload, { systemInstructions: [], context, temperature: 0.2, maxTokens: 64, modelId: "m" })
       const env = { GENESYS_CLIENT_ID: "id", GENESYS_CLIENT_SECRET: "secret" }
-      const target = ["--api-url", "http://127.0.0.1:9", "--audit-log", Path.join(dir, "audit.log")]
+      // Each run has its own audit log: on one log the second would wait for the first's lock and say so on stderr.
+      const target = (log: string) => ["--api-url", "http://127.0.0.1:9", "--audit-log", Path.join(dir, log)]
       const [json, text] = yield* Effect.all([
-        cli(["chat", "--payload", payload, "--json", ...target], { env }),
-        cli(["chat", "--payload", payload, ...target], { env })
+        cli(["chat", "--payload", payload, "--json", ...target("json.log")], { env }),
+        cli(["chat", "--payload", payload, ...target("text.log")], { env })
       ], { concurrency: 2 })
       for (const ran of [json, text]) {
         assert.strictEqual(ran.code, 2)
