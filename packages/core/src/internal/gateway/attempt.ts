@@ -1,0 +1,240 @@
+/**
+ * One attempt of a call: take a token, send the request, and classify the answer: opened (a first frame, or a
+ * complete empty answer), transient (worth a retry), a 401 (worth one retry with a new token), or an error that
+ * ends the call.
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
+import {
+  AuthenticationFailed,
+  AuthorizationFailed,
+  FrameTooLarge,
+  type GatewayError,
+  GatewayRejected,
+  MalformedFrame,
+  requiredScope,
+  TransportError
+} from "../../GatewayError.js"
+import type * as TokenProvider from "../../TokenProvider.js"
+import * as Http from "../http.js"
+import type * as Ndjson from "../ndjson.js"
+import * as Retry from "../retry.js"
+import * as Text from "../text.js"
+import * as Body from "./body.js"
+import type * as Call from "./call.js"
+
+/** What a gateway's attempts need, fixed when the gateway is built. @internal */
+export interface Env {
+  readonly client: HttpClient.HttpClient
+  readonly tokens: TokenProvider.Service
+  readonly url: string
+}
+
+/** The answer started: its first frames (none for an answer that ended empty), and the rest of its body. @internal */
+export interface Opened {
+  readonly _tag: "Opened"
+  readonly body: Body.Body
+  readonly frames: ReadonlyArray<Ndjson.Frame>
+}
+
+/** A failure worth a retry. @internal */
+export interface Transient {
+  readonly _tag: "Transient"
+  readonly status: number | undefined
+  readonly retryAfter: number | undefined
+  readonly description: string
+}
+
+/** The gateway refused the token: worth one retry with a new one. @internal */
+export interface Unauthorized {
+  readonly _tag: "Unauthorized"
+  readonly token: Redacted.Redacted<string>
+  readonly correlationId: string | undefined
+}
+
+/** @internal */
+export type Result = Opened | Transient | Unauthorized
+
+const transient = (status: number | undefined, description: string, retryAfter?: number): Transient => ({
+  _tag: "Transient",
+  status,
+  retryAfter,
+  description
+})
+
+/**
+ * Runs one attempt. Its request and body live in `attemptScope`: the loop closes it unless the attempt opened the
+ * answer, whose body the pull then reads.
+ *
+ * @internal
+ */
+export const run = (env: Env, call: Call.Call, attemptScope: Scope.Scope): Effect.Effect<Result, GatewayError> =>
+  Effect.gen(function*() {
+    const token = yield* takeToken(env, call)
+    if (token === undefined) return transient(undefined, call.lastError ?? "no access token")
+    const secrets = [Redacted.value(token)]
+    const sent = yield* send(env, call, token, secrets)
+    if (sent._tag === "Transient") return sent
+    const response = sent.response
+    const correlationId = Http.correlationId(response.headers)
+    if (correlationId !== undefined) call.correlationId = correlationId
+    if (response.status >= 200 && response.status <= 299) return yield* readFirst(call, response, attemptScope)
+    return yield* classifyError(call, response, token, secrets)
+  })
+
+// A failed token request is worth a retry (`undefined`); refused credentials end the call.
+const takeToken = (
+  env: Env,
+  call: Call.Call
+): Effect.Effect<Redacted.Redacted<string> | undefined, AuthenticationFailed> =>
+  env.tokens.get.pipe(
+    Effect.catchTags({
+      TokenRequestFailed: (error) => {
+        call.lastStatus = undefined
+        call.lastError = error.message
+        return Effect.succeed(undefined)
+      },
+      // The provider does not know the call: the call's count goes in here.
+      AuthenticationFailed: (error) =>
+        new AuthenticationFailed({
+          source: error.source,
+          ...(error.status === undefined ? {} : { status: error.status }),
+          ...(error.code === undefined ? {} : { code: error.code }),
+          ...(error.correlationId === undefined ? {} : { correlationId: error.correlationId }),
+          attempts: call.attempts
+        })
+    })
+  )
+
+const send = (
+  env: Env,
+  call: Call.Call,
+  token: Redacted.Redacted<string>,
+  secrets: ReadonlyArray<string>
+) =>
+  env.client.execute(
+    HttpClientRequest.post(env.url).pipe(
+      HttpClientRequest.setHeaders({
+        authorization: `Bearer ${Redacted.value(token)}`,
+        accept: "application/x-ndjson",
+        "idempotency-key": call.idempotencyKey
+      }),
+      HttpClientRequest.bodyUint8Array(call.body, "application/json")
+    )
+  ).pipe(
+    Effect.map((response) => ({ _tag: "Response", response }) as const),
+    Effect.catchAll((error) =>
+      error._tag === "RequestError" && error.reason !== "Transport"
+        ? new TransportError({ description: Text.describeCause(error, secrets), attempts: call.attempts })
+        : Effect.succeed(transient(undefined, `transport error: ${Text.describeCause(error, secrets)}`))
+    )
+  )
+
+// An answer with an error status: what it says decides whether the call retries, refreshes its token or ends.
+const classifyError = (
+  call: Call.Call,
+  response: HttpClientResponse.HttpClientResponse,
+  token: Redacted.Redacted<string>,
+  secrets: ReadonlyArray<string>
+): Effect.Effect<Transient | Unauthorized, GatewayError> =>
+  Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    const text = yield* Http.readCapped(response).pipe(Effect.orElseSucceed(() => ""))
+    const errorBody = Http.parseErrorBody(text, secrets)
+    const correlation = Http.correlationId(response.headers) ?? errorBody.contextId
+    const withCorrelation = correlation === undefined ? {} : { correlationId: correlation }
+    if (response.status === 401) {
+      return { _tag: "Unauthorized", token, correlationId: correlation } satisfies Unauthorized
+    }
+    if (response.status === 403) {
+      return yield* new AuthorizationFailed({
+        status: 403,
+        scope: requiredScope,
+        ...(errorBody.code === undefined ? {} : { code: errorBody.code }),
+        ...withCorrelation,
+        attempts: call.attempts
+      })
+    }
+    if (Retry.isRetryableStatus(response.status)) {
+      const detail = [errorBody.code, errorBody.description].filter((s) => s !== undefined).join(": ")
+      return transient(
+        response.status,
+        `HTTP ${response.status}${detail.length > 0 ? ` ${detail}` : ""}`,
+        Retry.parseRetryAfter(response.headers, now)
+      )
+    }
+    return yield* new GatewayRejected({
+      status: response.status,
+      ...(errorBody.code === undefined ? {} : { code: errorBody.code }),
+      ...(errorBody.description === undefined ? {} : { description: errorBody.description }),
+      ...withCorrelation,
+      attempts: call.attempts
+    })
+  })
+
+// Reads a 200's body up to its first frame. A body not read to its end is interrupted whenever the attempt's scope
+// closes, which aborts the request.
+const readFirst = (
+  call: Call.Call,
+  response: HttpClientResponse.HttpClientResponse,
+  attemptScope: Scope.Scope
+): Effect.Effect<Opened | Transient, GatewayError> =>
+  Effect.gen(function*() {
+    const bodyScope = yield* Scope.fork(attemptScope, ExecutionStrategy.sequential)
+    yield* Scope.addFinalizer(
+      attemptScope,
+      Effect.flatMap(Effect.fiberId, (id) => Scope.close(bodyScope, Exit.interrupt(id)))
+    )
+    const next = Take.fromPull(yield* Stream.toPull(response.stream).pipe(Scope.extend(bodyScope)))
+    const body = new Body.Body(next, {
+      maxFrameBytes: call.settings.maxFrameBytes,
+      strict: call.settings.strictFrames
+    })
+    for (;;) {
+      const frames = body.decode(yield* body.next)
+      // Frames first: a failure after them is the pull's to report, once they reached the caller.
+      if (frames.length > 0) return { _tag: "Opened", body, frames } satisfies Opened
+      if (body.broken !== undefined) {
+        return transient(
+          response.status,
+          `the answer broke before its first frame: ${Body.describeBreak(body.broken)}`
+        )
+      }
+      if (body.failure !== undefined) return yield* failedBeforeFirstFrame(call, response, body.failure)
+      if (body.ended) return { _tag: "Opened", body, frames } satisfies Opened
+    }
+  })
+
+// A line that is not a frame before any frame: a cut-off line is worth a retry, anything else is not.
+const failedBeforeFirstFrame = (
+  call: Call.Call,
+  response: HttpClientResponse.HttpClientResponse,
+  failure: Ndjson.DecodeFailure
+): Effect.Effect<Transient, GatewayError> => {
+  const correlation = call.correlationId === undefined ? {} : { correlationId: call.correlationId }
+  switch (failure._tag) {
+    case "Truncated":
+      return Effect.succeed(transient(response.status, Body.describeFailure(failure)))
+    case "FrameTooLarge":
+      return new FrameTooLarge({ limit: failure.limit, line: failure.line, attempts: call.attempts, ...correlation })
+    case "InvalidUtf8":
+    case "Malformed":
+      return new MalformedFrame({
+        reason: failure._tag === "InvalidUtf8" ? "invalid-utf8" : failure.reason,
+        line: failure.line,
+        attempts: call.attempts,
+        ...correlation
+      })
+  }
+}
