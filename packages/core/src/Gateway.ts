@@ -36,7 +36,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type GatewayError, GatewayRequestInvalid } from "./GatewayError.js"
-import type * as Attempt from "./internal/gateway/attempt.js"
+import * as Attempt from "./internal/gateway/attempt.js"
 import * as Attempts from "./internal/gateway/attempts.js"
 import * as Call from "./internal/gateway/call.js"
 import * as CallPull from "./internal/gateway/pull.js"
@@ -144,7 +144,10 @@ export interface Fallback {
   readonly reason: FallbackReason
   /** The status of the last failed attempt, when there was one with a status. */
   readonly lastStatus: number | undefined
-  /** What went wrong with the last failed attempt, when one failed. */
+  /**
+   * What went wrong with the last failed attempt, when one failed, in our words: a status and a code, or a system
+   * error code; never what the gateway wrote.
+   */
   readonly lastError: string | undefined
 }
 
@@ -272,11 +275,11 @@ export const complete = (request: Request): Effect.Effect<Done, GatewayError, Ga
  */
 export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | TokenProvider> =>
   Effect.gen(function*() {
-    const env: Attempt.Env = {
-      client: yield* HttpClient.HttpClient,
-      tokens: yield* TokenProvider,
-      url: `${options.apiUrl.replace(/\/+$/, "")}${options.chatPath ?? defaults.chatPath}`
-    }
+    const env = Attempt.makeEnv(
+      yield* HttpClient.HttpClient,
+      yield* TokenProvider,
+      `${options.apiUrl.replace(/\/+$/, "")}${options.chatPath ?? defaults.chatPath}`
+    )
     const policy = Attempts.noPolicy
 
     const open = (request: Request): Effect.Effect<Pull, GatewayError, Scope.Scope> =>

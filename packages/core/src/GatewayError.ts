@@ -1,6 +1,10 @@
 /**
  * The errors of the gateway stage: authentication, authorization, rejection, retries, broken streams and
- * deadlines. Every message names the problem and never contains a secret, a token or prompt text.
+ * deadlines. Every message is made of statuses, machine codes, correlation ids and our own words: never the free
+ * text or the body of an answer, which may repeat the prompt or a credential (a proxy echoing the request does),
+ * so never a secret, a token or prompt text. Where the body of an error answer is kept for debugging, it is in
+ * `responseBody`, a `Redacted` with every form of the token and the client secret scrubbed, which prints as
+ * `<redacted>` in a message, `toString`, `toJSON`, `util.inspect` and a pretty-printed `Cause`.
  *
  * @since 0.1.0
  */
@@ -13,6 +17,12 @@ import * as Schema from "effect/Schema"
  * @category models
  */
 export const requiredScope = "ai:llm-gateway:write"
+
+/**
+ * The body of an error answer, kept for debugging: `Redacted.value` reads it. Every form of the access token and
+ * of the client secret is scrubbed from it; it may still hold prompt text, so it goes into no log by default.
+ */
+const ResponseBody = Schema.optional(Schema.RedactedFromSelf(Schema.String))
 
 const correlationSuffix = (correlationId: string | undefined): string =>
   correlationId === undefined ? "" : ` (correlation id ${correlationId})`
@@ -61,11 +71,16 @@ export class TokenRequestFailed extends Schema.TaggedError<TokenRequestFailed>(
 )("TokenRequestFailed", {
   reason: Schema.Literal("transport", "timeout", "status", "malformed"),
   status: Schema.optional(Schema.Number),
-  description: Schema.String
+  /** The OAuth error code of the answer, such as `temporarily_unavailable`. */
+  code: Schema.optional(Schema.String),
+  /** What went wrong, in our words. */
+  description: Schema.String,
+  responseBody: ResponseBody
 }) {
   override get message(): string {
-    const status = this.status === undefined ? "" : ` (HTTP ${this.status})`
-    return `could not obtain an access token${status}: ${this.description}`
+    const detail = [this.status === undefined ? undefined : `HTTP ${this.status}`, this.code]
+      .filter((s) => s !== undefined).join(" ")
+    return `could not obtain an access token${detail.length > 0 ? ` (${detail})` : ""}: ${this.description}`
   }
 }
 
@@ -102,18 +117,14 @@ export class GatewayRejected extends Schema.TaggedError<GatewayRejected>("@genes
     status: Schema.Number,
     /** The `code` of the error body, such as `bad.request`. */
     code: Schema.optional(Schema.String),
-    /** The `message` of the error body, sanitized and shortened. */
-    description: Schema.optional(Schema.String),
     correlationId: Schema.optional(Schema.String),
-    attempts: Schema.Number
+    attempts: Schema.Number,
+    responseBody: ResponseBody
   }
 ) {
   override get message(): string {
     const code = this.code === undefined ? "" : ` ${this.code}`
-    const description = this.description === undefined ? "" : `: ${this.description}`
-    return `the gateway rejected the request (HTTP ${this.status}${code})${description}${
-      correlationSuffix(this.correlationId)
-    }`
+    return `the gateway rejected the request (HTTP ${this.status}${code})${correlationSuffix(this.correlationId)}`
   }
 }
 
@@ -129,8 +140,11 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>("@gen
     attempts: Schema.Number,
     /** The HTTP status of the last attempt, absent when it failed before a response. */
     lastStatus: Schema.optional(Schema.Number),
+    /** What went wrong with the last attempt, in our words: a status and a code, or a system error code. */
     lastError: Schema.String,
-    correlationId: Schema.optional(Schema.String)
+    correlationId: Schema.optional(Schema.String),
+    /** The body of the last attempt's error answer, when it had one. */
+    responseBody: ResponseBody
   }
 ) {
   override get message(): string {

@@ -34,6 +34,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { AuthenticationFailed, type AuthError, TokenRequestFailed } from "./GatewayError.js"
 import * as Http from "./internal/http.js"
+import * as Secrets from "./internal/secrets.js"
 import * as Text from "./internal/text.js"
 
 /**
@@ -176,13 +177,12 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const timeout = options.requestTimeoutMillis ?? defaults.requestTimeoutMillis
     const url = `${options.loginUrl.replace(/\/+$/, "")}${options.tokenPath ?? defaults.tokenPath}`
     const authorization = basicAuthorization(options.clientId, options.clientSecret)
-    // Every form of the secret a server could echo back is scrubbed from what goes into an error.
-    const secrets = [
-      Redacted.value(options.clientSecret),
-      formUrlEncode(Redacted.value(options.clientSecret)),
-      encodeURIComponent(Redacted.value(options.clientSecret)),
-      Redacted.value(authorization).slice("Basic ".length)
-    ]
+    // Every form of the secret a server could echo back: an error keeps nothing of a login server's text, and its
+    // debug copy of the body is scrubbed of these.
+    const secrets = Secrets.combine(
+      Secrets.formsOf(Redacted.value(options.clientSecret)),
+      Secrets.formsOf(Redacted.value(authorization).slice("Basic ".length), ["Basic "])
+    )
     const state = yield* Ref.make<State>({ _tag: "Empty", generation: 0 })
 
     const request = Effect.sync(() =>
@@ -195,7 +195,10 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
     const fetchToken: Effect.Effect<Fetched, AuthError> = Effect.gen(function*() {
       const response = yield* Effect.flatMap(request, client.execute).pipe(
         Effect.mapError((error) =>
-          new TokenRequestFailed({ reason: "transport", description: Text.describeCause(error, secrets) })
+          new TokenRequestFailed({
+            reason: "transport",
+            description: Text.describeConnectionFailure("the login server could not be reached", error)
+          })
         )
       )
       // Token answers are small; 64 KiB leaves room for large JWTs while bounding a hostile answer.
@@ -204,7 +207,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
           new TokenRequestFailed({
             reason: "transport",
             status: response.status,
-            description: Text.describeCause(error, secrets)
+            description: Text.describeConnectionFailure("the token answer broke", error)
           })
         )
       )
@@ -221,8 +224,9 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
         return yield* new TokenRequestFailed({
           reason: "status",
           status: response.status,
-          description: [body.code, body.description].filter((s) => s !== undefined).join(": ") ||
-            "the login server answered with an error"
+          ...(body.code === undefined ? {} : { code: body.code }),
+          description: "the login server answered with an error",
+          ...(body.body === undefined ? {} : { responseBody: body.body })
         })
       }
       let json: unknown

@@ -46,6 +46,10 @@ export type LineEnding = typeof LineEnding.Type
  * verbatim. A `429` gets `Retry-After` (1 second unless `retryAfterSeconds` says otherwise; `retryAfterFormat:
  * "http-date"` sends it as an HTTP date) and the `inin-ratelimit-*` headers.
  *
+ * With `echo: true` the answer repeats the request, as a careless proxy or server does: its body, then its
+ * `Authorization` header as sent and base64-encoded, appended to `body` or to the JSON body's `message`. It lets a
+ * test check that nothing of a prompt or a credential travels from an error answer into a client's errors.
+ *
  * @since 0.1.0
  * @category models
  */
@@ -59,7 +63,8 @@ export const Status = Schema.Struct({
   contentType: Schema.optional(Schema.String),
   headers: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   retryAfterSeconds: Schema.optional(Count),
-  retryAfterFormat: Schema.optional(Schema.Literal("seconds", "http-date"))
+  retryAfterFormat: Schema.optional(Schema.Literal("seconds", "http-date")),
+  echo: Schema.optional(Schema.Boolean)
 })
 
 /**

@@ -156,7 +156,6 @@ describe("Pipeline", () => {
       new Gateway.GatewayRejected({
         status: 400,
         code: "bad.request",
-        description: "bad",
         correlationId: "corr-1",
         attempts: 1
       })

@@ -7,7 +7,9 @@ import type * as Headers from "@effect/platform/Headers"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as Secrets from "./secrets.js"
 import * as Text from "./text.js"
 
 /** Error bodies are read up to this many bytes: enough for any JSON error, bounded against a hostile server. */
@@ -54,19 +56,20 @@ export const readCapped = (
   )
 
 /**
- * The parts of an error body that may go into an error: `code` and `message` (Genesys style) or `error` and
- * `error_description` (OAuth style), and `contextId`.
+ * What an error answer gives an error: its machine `code` (`code`, Genesys style, or `error`, OAuth style) and its
+ * `contextId`, never its free text; and the body itself, every form of a secret scrubbed, behind `Redacted`, for
+ * whoever debugs.
  *
  * @internal
  */
 export interface ErrorBody {
   readonly code: string | undefined
-  readonly description: string | undefined
   readonly contextId: string | undefined
+  readonly body: Redacted.Redacted<string> | undefined
 }
 
 /**
- * Parses an error body; anything that is not a JSON object gives no code and a sanitized excerpt of the text.
+ * Reads an error body; anything that is not a JSON object gives no code.
  *
  * @internal
  */
@@ -77,21 +80,16 @@ export const parseErrorBody = (text: string, secrets: ReadonlyArray<string> = []
   } catch {
     value = undefined
   }
+  const body = text.length === 0 ? undefined : Redacted.make(Secrets.scrub(text, secrets))
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
-    const body = value as Record<string, unknown>
-    const message = typeof body.message === "string"
-      ? body.message
-      : typeof body.error_description === "string"
-      ? body.error_description
-      : undefined
+    const fields = value as Record<string, unknown>
     return {
-      code: Text.code(body.code) ?? Text.code(body.error),
-      description: message === undefined ? undefined : Text.sanitize(message, secrets),
-      contextId: Text.code(body.contextId)
+      code: Text.code(fields.code, secrets) ?? Text.code(fields.error, secrets),
+      contextId: Text.code(fields.contextId, secrets),
+      body
     }
   }
-  const excerpt = Text.sanitize(text, secrets, 120)
-  return { code: undefined, description: excerpt.length > 0 ? excerpt : undefined, contextId: undefined }
+  return { code: undefined, contextId: undefined, body }
 }
 
 /**
@@ -99,4 +97,5 @@ export const parseErrorBody = (text: string, secrets: ReadonlyArray<string> = []
  *
  * @internal
  */
-export const correlationId = (headers: Headers.Headers): string | undefined => Text.code(headers["inin-correlation-id"])
+export const correlationId = (headers: Headers.Headers, secrets: ReadonlyArray<string> = []): string | undefined =>
+  Text.code(headers["inin-correlation-id"], secrets)

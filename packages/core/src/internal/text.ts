@@ -1,54 +1,69 @@
 /**
- * Helpers that make server-provided text safe to put into an error message.
+ * Helpers for the few things of a server's answer or a failure that may go into an error: short machine codes,
+ * and a connection failure named by its system error code. Free text never does.
  *
  * @internal
  */
-
-/** @internal */
-export const maxDescriptionLength = 300
+import * as Secrets from "./secrets.js"
 
 /**
- * Removes control characters, collapses whitespace, removes every occurrence of a secret and shortens the text.
+ * A short machine code (`rate.limit.exceeded`, `invalid_client`), or `undefined` when the value is not one or
+ * holds a form of a secret.
  *
  * @internal
  */
-export const sanitize = (
-  text: string,
-  secrets: ReadonlyArray<string> = [],
-  maxLength: number = maxDescriptionLength
-): string => {
-  let out = text
-  // Longest first, so that a secret inside a longer encoded form does not leave the rest of that form behind.
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret.length > 0) out = out.split(secret).join("<redacted>")
+export const code = (value: unknown, secrets: ReadonlyArray<string> = []): string | undefined =>
+  typeof value === "string" && /^[A-Za-z0-9_.:-]{1,100}$/.test(value) && !Secrets.contains(value, secrets)
+    ? value
+    : undefined
+
+const systemCodePattern = /^(?:E[A-Z0-9_]{2,30}|UND_ERR_[A-Z_]{2,30}|ERR_[A-Z0-9_]{2,40})$/
+
+// Codes also recognised in a message, for runtimes and doubles that put them there and not in `code`.
+const wellKnownCodes = new Set([
+  "EAI_AGAIN",
+  "ECONNABORTED",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EPIPE",
+  "EPROTO",
+  "ETIMEDOUT",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "UND_ERR_HEADERS_TIMEOUT",
+  "UND_ERR_BODY_TIMEOUT",
+  "UND_ERR_SOCKET"
+])
+
+/**
+ * The system error code of a failure (`ECONNREFUSED`, `UND_ERR_SOCKET`), from the `code` of it or of one of its
+ * causes, or a well-known code named in a message; `undefined` when there is none.
+ *
+ * @internal
+ */
+export const systemCode = (cause: unknown): string | undefined => {
+  let current: unknown = cause
+  let named: string | undefined
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const c = current as { readonly code?: unknown; readonly message?: unknown; readonly cause?: unknown }
+    if (typeof c.code === "string" && systemCodePattern.test(c.code)) return c.code
+    if (named === undefined && typeof c.message === "string") {
+      named = c.message.match(/\b[A-Z][A-Z0-9_]{2,40}\b/g)?.find((word) => wellKnownCodes.has(word))
+    }
+    if (c.cause === current) break
+    current = c.cause
   }
-  // eslint-disable-next-line no-control-regex
-  out = out.replace(/[\u0000-\u001f\u007f]+/g, " ").replace(/\s+/g, " ").trim()
-  return out.length > maxLength ? `${out.slice(0, maxLength)}…` : out
+  return named
 }
 
 /**
- * A short machine code (`rate.limit.exceeded`, `invalid_client`) or `undefined` when the value is not one.
+ * Our words for a connection failure: `what`, then its system error code in parentheses when it has one.
  *
  * @internal
  */
-export const code = (value: unknown): string | undefined =>
-  typeof value === "string" && /^[A-Za-z0-9_.:-]{1,100}$/.test(value) ? value : undefined
-
-/**
- * Describes a failure cause without its stack, shortened; used for transport errors.
- *
- * @internal
- */
-export const describeCause = (cause: unknown, secrets: ReadonlyArray<string> = [], depth = 0): string => {
-  if (typeof cause === "object" && cause !== null && depth < 4) {
-    const c = cause as { readonly code?: unknown; readonly message?: unknown; readonly cause?: unknown }
-    const errorCode = code(c.code)
-    const message = typeof c.message === "string" ? c.message : undefined
-    const inner = c.cause !== undefined && c.cause !== cause ? describeCause(c.cause, secrets, depth + 1) : undefined
-    const parts = [errorCode, message !== undefined ? sanitize(message, secrets, 200) : undefined, inner]
-      .filter((p): p is string => p !== undefined && p.length > 0)
-    if (parts.length > 0) return sanitize([...new Set(parts)].join(": "), secrets)
-  }
-  return typeof cause === "string" ? sanitize(cause, secrets) : "unknown cause"
+export const describeConnectionFailure = (what: string, cause: unknown): string => {
+  const found = systemCode(cause)
+  return found === undefined ? what : `${what} (${found})`
 }

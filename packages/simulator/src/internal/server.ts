@@ -210,6 +210,15 @@ export const make = (options: ServerOptions, state: State) => {
         )
     )
 
+  /** The request as an echoing proxy repeats it: the body, then the `Authorization` header, raw and in base64. */
+  const echo = Effect.gen(function*() {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const body = yield* readBody
+    const text = Option.match(body, { onNone: () => "", onSome: (bytes) => new TextDecoder().decode(bytes) })
+    const authorization = request.headers["authorization"] ?? ""
+    return `request body: ${text} authorization: ${authorization} (${Buffer.from(authorization).toString("base64")})`
+  })
+
   /** A status fault: the configured body or a Genesys-shaped one, with `Retry-After` on 429. */
   const statusFault = (fault: typeof Fault.Status.Type) =>
     Effect.gen(function*() {
@@ -232,14 +241,15 @@ export const make = (options: ServerOptions, state: State) => {
       }
       Object.assign(headers, fault.headers)
       yield* record({ status: fault.status, fault: "status", outcome: "fault" })
+      const echoed = fault.echo === true ? ` ${yield* echo}` : ""
       if (fault.body !== undefined) {
-        return HttpServerResponse.text(fault.body, {
+        return HttpServerResponse.text(`${fault.body}${echoed}`, {
           status: fault.status,
           headers,
           contentType: fault.contentType ?? "text/plain"
         })
       }
-      return yield* errorResponse(fault.status, fault.message ?? `simulated ${fault.status} fault`, {
+      return yield* errorResponse(fault.status, `${fault.message ?? `simulated ${fault.status} fault`}${echoed}`, {
         code: fault.code,
         headers
       })

@@ -30,6 +30,7 @@ import type * as TokenProvider from "../../TokenProvider.js"
 import * as Http from "../http.js"
 import type * as Ndjson from "../ndjson.js"
 import * as Retry from "../retry.js"
+import * as Secrets from "../secrets.js"
 import * as Text from "../text.js"
 import * as Body from "./body.js"
 import type * as Call from "./call.js"
@@ -39,6 +40,27 @@ export interface Env {
   readonly client: HttpClient.HttpClient
   readonly tokens: TokenProvider.Service
   readonly url: string
+  /** Every form of a token that an answer may repeat (see `Secrets.formsOf`), computed once per token. */
+  readonly formsOf: (token: Redacted.Redacted<string>) => ReadonlyArray<string>
+}
+
+/** @internal */
+export const makeEnv = (client: HttpClient.HttpClient, tokens: TokenProvider.Service, url: string): Env => {
+  // Keyed by the token's `Redacted`, which the provider hands out again and again until it replaces the token.
+  const forms = new WeakMap<Redacted.Redacted<string>, ReadonlyArray<string>>()
+  return {
+    client,
+    tokens,
+    url,
+    formsOf: (token) => {
+      let found = forms.get(token)
+      if (found === undefined) {
+        found = Secrets.formsOf(Redacted.value(token), ["Bearer "])
+        forms.set(token, found)
+      }
+      return found
+    }
+  }
 }
 
 /** The answer started: its first frames (none for an answer that ended empty), and the rest of its body. @internal */
@@ -53,7 +75,9 @@ export interface Transient {
   readonly _tag: "Transient"
   readonly status: number | undefined
   readonly retryAfter: number | undefined
+  /** What went wrong, in our words. */
   readonly description: string
+  readonly responseBody: Redacted.Redacted<string> | undefined
 }
 
 /** The gateway refused the token: worth one retry with a new one. @internal */
@@ -66,11 +90,16 @@ export interface Unauthorized {
 /** @internal */
 export type Result = Opened | Transient | Unauthorized
 
-const transient = (status: number | undefined, description: string, retryAfter?: number): Transient => ({
+const transient = (
+  status: number | undefined,
+  description: string,
+  more: { readonly retryAfter?: number | undefined; readonly responseBody?: Redacted.Redacted<string> | undefined } = {}
+): Transient => ({
   _tag: "Transient",
   status,
-  retryAfter,
-  description
+  retryAfter: more.retryAfter,
+  description,
+  responseBody: more.responseBody
 })
 
 /**
@@ -82,29 +111,26 @@ const transient = (status: number | undefined, description: string, retryAfter?:
 export const run = (env: Env, call: Call.Call, attemptScope: Scope.Scope): Effect.Effect<Result, GatewayError> =>
   Effect.gen(function*() {
     const token = yield* takeToken(env, call)
-    if (token === undefined) return transient(undefined, call.lastError ?? "no access token")
-    const secrets = [Redacted.value(token)]
-    const sent = yield* send(env, call, token, secrets)
+    if (!Redacted.isRedacted(token)) return token
+    const forms = env.formsOf(token)
+    const sent = yield* send(env, call, token)
     if (sent._tag === "Transient") return sent
     const response = sent.response
-    const correlationId = Http.correlationId(response.headers)
+    const correlationId = Http.correlationId(response.headers, forms)
     if (correlationId !== undefined) call.correlationId = correlationId
     if (response.status >= 200 && response.status <= 299) return yield* readFirst(call, response, attemptScope)
-    return yield* classifyError(call, response, token, secrets)
+    return yield* classifyError(call, response, token, forms)
   })
 
-// A failed token request is worth a retry (`undefined`); refused credentials end the call.
+// A failed token request is worth a retry; refused credentials end the call.
 const takeToken = (
   env: Env,
   call: Call.Call
-): Effect.Effect<Redacted.Redacted<string> | undefined, AuthenticationFailed> =>
+): Effect.Effect<Redacted.Redacted<string> | Transient, AuthenticationFailed> =>
   env.tokens.get.pipe(
     Effect.catchTags({
-      TokenRequestFailed: (error) => {
-        call.lastStatus = undefined
-        call.lastError = error.message
-        return Effect.succeed(undefined)
-      },
+      TokenRequestFailed: (error) =>
+        Effect.succeed(transient(undefined, error.message, { responseBody: error.responseBody })),
       // The provider does not know the call: the call's count goes in here.
       AuthenticationFailed: (error) =>
         new AuthenticationFailed({
@@ -117,12 +143,7 @@ const takeToken = (
     })
   )
 
-const send = (
-  env: Env,
-  call: Call.Call,
-  token: Redacted.Redacted<string>,
-  secrets: ReadonlyArray<string>
-) =>
+const send = (env: Env, call: Call.Call, token: Redacted.Redacted<string>) =>
   env.client.execute(
     HttpClientRequest.post(env.url).pipe(
       HttpClientRequest.setHeaders({
@@ -136,24 +157,32 @@ const send = (
     Effect.map((response) => ({ _tag: "Response", response }) as const),
     Effect.catchAll((error) =>
       error._tag === "RequestError" && error.reason !== "Transport"
-        ? new TransportError({ description: Text.describeCause(error, secrets), attempts: call.attempts })
-        : Effect.succeed(transient(undefined, `transport error: ${Text.describeCause(error, secrets)}`))
+        ? new TransportError({
+          description: error.reason === "InvalidUrl"
+            ? "the gateway URL is not valid"
+            : "the request could not be encoded",
+          attempts: call.attempts
+        })
+        : Effect.succeed(transient(undefined, Text.describeConnectionFailure("transport error", error)))
     )
   )
 
 // An answer with an error status: what it says decides whether the call retries, refreshes its token or ends.
+// Only its status, its code and its correlation id go into an error; the body goes only into `responseBody`.
 const classifyError = (
   call: Call.Call,
   response: HttpClientResponse.HttpClientResponse,
   token: Redacted.Redacted<string>,
-  secrets: ReadonlyArray<string>
+  forms: ReadonlyArray<string>
 ): Effect.Effect<Transient | Unauthorized, GatewayError> =>
   Effect.gen(function*() {
     const now = yield* Clock.currentTimeMillis
     const text = yield* Http.readCapped(response).pipe(Effect.orElseSucceed(() => ""))
-    const errorBody = Http.parseErrorBody(text, secrets)
-    const correlation = Http.correlationId(response.headers) ?? errorBody.contextId
+    const errorBody = Http.parseErrorBody(text, forms)
+    const correlation = Http.correlationId(response.headers, forms) ?? errorBody.contextId
     const withCorrelation = correlation === undefined ? {} : { correlationId: correlation }
+    const withCode = errorBody.code === undefined ? {} : { code: errorBody.code }
+    const withBody = errorBody.body === undefined ? {} : { responseBody: errorBody.body }
     if (response.status === 401) {
       return { _tag: "Unauthorized", token, correlationId: correlation } satisfies Unauthorized
     }
@@ -161,25 +190,24 @@ const classifyError = (
       return yield* new AuthorizationFailed({
         status: 403,
         scope: requiredScope,
-        ...(errorBody.code === undefined ? {} : { code: errorBody.code }),
+        ...withCode,
         ...withCorrelation,
         attempts: call.attempts
       })
     }
     if (Retry.isRetryableStatus(response.status)) {
-      const detail = [errorBody.code, errorBody.description].filter((s) => s !== undefined).join(": ")
       return transient(
         response.status,
-        `HTTP ${response.status}${detail.length > 0 ? ` ${detail}` : ""}`,
-        Retry.parseRetryAfter(response.headers, now)
+        `HTTP ${response.status}${errorBody.code === undefined ? "" : ` ${errorBody.code}`}`,
+        { retryAfter: Retry.parseRetryAfter(response.headers, now), responseBody: errorBody.body }
       )
     }
     return yield* new GatewayRejected({
       status: response.status,
-      ...(errorBody.code === undefined ? {} : { code: errorBody.code }),
-      ...(errorBody.description === undefined ? {} : { description: errorBody.description }),
+      ...withCode,
       ...withCorrelation,
-      attempts: call.attempts
+      attempts: call.attempts,
+      ...withBody
     })
   })
 
@@ -206,10 +234,7 @@ const readFirst = (
       // Frames first: a failure after them is the pull's to report, once they reached the caller.
       if (frames.length > 0) return { _tag: "Opened", body, frames } satisfies Opened
       if (body.broken !== undefined) {
-        return transient(
-          response.status,
-          `the answer broke before its first frame: ${Body.describeBreak(body.broken)}`
-        )
+        return transient(response.status, Body.describeBreak("the answer broke before its first frame", body.broken))
       }
       if (body.failure !== undefined) return yield* failedBeforeFirstFrame(call, response, body.failure)
       if (body.ended) return { _tag: "Opened", body, frames } satisfies Opened

@@ -141,7 +141,8 @@ const retryAfter = (
         attempts: call.attempts,
         ...(result.status === undefined ? {} : { lastStatus: result.status }),
         lastError: result.description,
-        ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId })
+        ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId }),
+        ...(result.responseBody === undefined ? {} : { responseBody: result.responseBody })
       })
     }
     const random = yield* Random.next

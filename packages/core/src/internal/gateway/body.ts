@@ -73,9 +73,9 @@ export class Body {
 
 const noFrames: ReadonlyArray<Ndjson.Frame> = []
 
-/** Why the connection broke, in a few words. @internal */
-export const describeBreak = (cause: Cause.Cause<HttpClientError.ResponseError>): string =>
-  Text.describeCause(Cause.squash(cause))
+/** A break of the connection in our words: `what`, and the system error code when there is one. @internal */
+export const describeBreak = (what: string, cause: Cause.Cause<HttpClientError.ResponseError>): string =>
+  Text.describeConnectionFailure(what, Cause.squash(cause))
 
 /** @internal */
 export const describeFailure = (failure: Ndjson.DecodeFailure): string => {

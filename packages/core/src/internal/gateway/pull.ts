@@ -98,7 +98,7 @@ const answer = (call: Call.Call, opened: Attempt.Opened): Gateway.Pull => {
     for (;;) {
       if (body.broken !== undefined) {
         return yield* stop(
-          Call.interrupted(call, "reset", `the connection broke: ${Body.describeBreak(body.broken)}`)
+          Call.interrupted(call, "reset", Body.describeBreak("the connection broke", body.broken))
         )
       }
       if (body.failure !== undefined) {
