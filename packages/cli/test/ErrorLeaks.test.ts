@@ -139,6 +139,6 @@ describe("error answers that echo the request", () => {
         }
         assert.deepStrictEqual(leaks, [], `${leaks.length} of ${modes.length * 3} outputs leak`)
       }),
-    240_000
+    300_000
   )
 })
