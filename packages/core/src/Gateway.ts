@@ -9,6 +9,11 @@
  *   sleep is the server's `retry-after-ms` or `Retry-After` (seconds or HTTP date), capped at
  *   `retryAfterCapMillis`, or else a full-jitter backoff `random(0, min(cap, base * 2^(n-1)))` from Effect's
  *   `Random`. `maxAttempts` (default 3) bounds the attempts.
+ * - A success status is an answer only when its content type is NDJSON or JSON (or absent) and its body holds a
+ *   frame with content or usage. Anything else (the HTML page of a proxy, an empty body, JSON of another shape) is
+ *   retried like a transient failure, and ends the call as `InvalidAnswer` once the attempts are spent. A last
+ *   line without its newline is a frame when the server closed the stream cleanly after it and it is whole JSON;
+ *   a line cut by a broken connection never is.
  * - A 401 invalidates the token it was sent with, fetches a new one and retries once, immediately; that retry does
  *   not count against `maxAttempts`. A second 401 is `AuthenticationFailed`. A 403 is `AuthorizationFailed`. Any
  *   other 4xx is `GatewayRejected`; nothing of these is retried.

@@ -155,6 +155,53 @@ export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>("@gen
 }
 
 /**
+ * Why a successful status did not carry an answer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const InvalidAnswerReason = Schema.Literal("content-type", "no-content")
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type InvalidAnswerReason = typeof InvalidAnswerReason.Type
+
+/**
+ * The gateway answered with a success status but not with an answer: a content type other than NDJSON or JSON
+ * (`reason: "content-type"`, such as the HTML page of a proxy or a captive portal), or a body that ended with no
+ * content frame and no usage (`reason: "no-content"`: empty, blank, or only lines that are not frames). Nothing
+ * reached the caller, so it is retried like a transient failure; this error ends the call when the attempts are
+ * spent. (When the retry would pass the first-frame deadline the call falls back instead, as for any failure.)
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidAnswer extends Schema.TaggedError<InvalidAnswer>("@genesys-llm/core/InvalidAnswer")(
+  "InvalidAnswer",
+  {
+    reason: InvalidAnswerReason,
+    status: Schema.Number,
+    /** The media type answered, for `content-type` (absent when it was not a readable media type). */
+    contentType: Schema.optional(Schema.String),
+    attempts: Schema.Number,
+    correlationId: Schema.optional(Schema.String),
+    /** The body of the last such answer, for `content-type`. */
+    responseBody: ResponseBody
+  }
+) {
+  override get message(): string {
+    const what = this.reason === "content-type"
+      ? `content type ${this.contentType ?? "that cannot be read"}, not NDJSON or JSON`
+      : "no content frame and no usage"
+    return `the gateway answered HTTP ${this.status} with ${what}, after ${attemptsText(this.attempts)}${
+      correlationSuffix(this.correlationId)
+    }`
+  }
+}
+
+/**
  * Why a stream that already delivered frames broke.
  *
  * @since 0.1.0
@@ -329,6 +376,7 @@ export type GatewayError =
   | AuthorizationFailed
   | GatewayRejected
   | RetriesExhausted
+  | InvalidAnswer
   | StreamInterrupted
   | FrameTooLarge
   | MalformedFrame

@@ -133,6 +133,7 @@ export const StageError = Schema.Union(
   Gateway.AuthorizationFailed,
   Gateway.GatewayRejected,
   Gateway.RetriesExhausted,
+  Gateway.InvalidAnswer,
   Gateway.StreamInterrupted,
   Gateway.FrameTooLarge,
   Gateway.MalformedFrame,

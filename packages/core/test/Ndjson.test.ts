@@ -126,8 +126,22 @@ describe("Ndjson.Decoder", () => {
     assert.deepStrictEqual(decodeChunks(oneByOne(all)), result)
   })
 
-  it("fails when the stream ends inside a line, never parsing the partial line", () => {
-    const result = decodeChunks([bytes("{\"content\":\"a\"}\n{\"content\":\"b\"}")])
+  it("decodes a whole last line without its newline when the stream ends there", () => {
+    for (
+      const chunks of [[bytes("{\"content\":\"a\"}\n{\"content\":\"b\"}")], oneByOne(bytes("{\"content\":\"b\"}\r"))]
+    ) {
+      const result = decodeChunks(chunks)
+      assert.deepStrictEqual(result.frames.at(-1), frame("b"))
+      assert.strictEqual(result.failure, undefined)
+    }
+    const skipped = decodeChunks([bytes("{\"content\":\"a\"}\n[1]")])
+    assert.strictEqual(skipped.skipped, 1)
+    const strict = decodeChunks([bytes("{\"content\":\"a\"}\n[1]")], { strict: true })
+    assert.deepStrictEqual(strict.failure, { _tag: "Malformed", line: 2, reason: "wrong-shape" })
+  })
+
+  it("fails when the stream ends inside a line that is not whole", () => {
+    const result = decodeChunks([bytes("{\"content\":\"a\"}\n{\"content\":\"b")])
     assert.deepStrictEqual(result.frames, [frame("a")])
     assert.deepStrictEqual(result.failure, { _tag: "Truncated", line: 2, insideCharacter: false })
   })

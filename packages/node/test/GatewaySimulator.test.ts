@@ -346,6 +346,28 @@ describe("Gateway against the simulator", () => {
       assert.strictEqual(result.done?.completionTokens, 0)
     }))
 
+  it.scopedLive("an empty 200 is no answer: retried, and the retry's answer is the call's", () =>
+    Effect.gen(function*() {
+      const { call, clean, records } = yield* start([{ kind: "closeWithoutUsage", afterFrames: 0 }])
+      const result = yield* call("llm-gw-empty-then-whole")
+      assert.strictEqual(result.done?.outcome, "complete")
+      assert.strictEqual(result.done?.text, clean)
+      assert.strictEqual(result.done?.attempts, 2)
+      assert.deepStrictEqual((yield* records(chatPath)).map((r) => r.status), [200, 200])
+    }))
+
+  it.scopedLive("empty 200s on every attempt: InvalidAnswer (no-content)", () =>
+    Effect.gen(function*() {
+      const empty: Fault.Fault = { kind: "closeWithoutUsage", afterFrames: 0 }
+      const { call } = yield* start([empty, empty, empty])
+      const error = failure((yield* call("llm-gw-empty")).exit)
+      assert.strictEqual(error._tag, "InvalidAnswer")
+      if (error._tag === "InvalidAnswer") {
+        assert.strictEqual(error.reason, "no-content")
+        assert.strictEqual(error.attempts, 3)
+      }
+    }))
+
   it.scopedLive("an oversized frame: FrameTooLarge before the first frame, StreamInterrupted after", () =>
     Effect.gen(function*() {
       const { call, records } = yield* start(

@@ -589,12 +589,111 @@ describe("Gateway", () => {
         assert.isFalse(done.usageReported)
       }).pipe(Effect.provide(layer(TestHttpClient.always(TestHttpClient.ndjson(frames("a", "b")))))))
 
-    it.effect("an empty 200 completes with no text", () =>
+    it.effect("a complete last frame without its newline, on a clean close, is a frame", () =>
       Effect.gen(function*() {
-        const { events } = yield* run()
-        assert.deepStrictEqual(events.map(({ event }) => event._tag), ["Done"])
+        const { events, exit } = yield* run()
+        assert.isTrue(Exit.isSuccess(exit))
+        assert.deepStrictEqual(deltas(events), ["Hello", " world"])
         assert.strictEqual(doneOf(events).outcome, "complete")
-      }).pipe(Effect.provide(layer(TestHttpClient.always(TestHttpClient.response(200, []))))))
+        assert.strictEqual(doneOf(events).completionTokens, 2)
+      }).pipe(Effect.provide(layer(TestHttpClient.always(
+        TestHttpClient.response(200, [
+          TestHttpClient.bytes("{\"content\":\"Hello\"}\n"),
+          TestHttpClient.bytes("{\"content\":\" world\",\"usage\":{\"completion_tokens\":2}}")
+        ])
+      )))))
+
+    it.effect("a last line cut by a reset is not a frame, even when it looks whole", () =>
+      Effect.gen(function*() {
+        const { events, exit } = yield* run()
+        const error = failureOf(exit)
+        assert.strictEqual(error._tag, "StreamInterrupted")
+        if (error._tag !== "StreamInterrupted") return
+        assert.strictEqual(error.reason, "reset")
+        assert.deepStrictEqual(deltas(events), ["Hello"])
+        assert.strictEqual(error.deliveredText, "Hello")
+      }).pipe(Effect.provide(layer(TestHttpClient.always(
+        TestHttpClient.response(200, [
+          TestHttpClient.bytes("{\"content\":\"Hello\"}\n{\"content\":\" world\"}"),
+          TestHttpClient.reset("ECONNRESET", 10)
+        ])
+      )))))
+  })
+
+  describe("a success status that is not an answer", () => {
+    const invalidAnswerOf = (exit: Exit.Exit<unknown, Gateway.GatewayError>) => {
+      const error = failureOf(exit)
+      assert.strictEqual(error._tag, "InvalidAnswer", error.message)
+      return error as Gateway.InvalidAnswer
+    }
+
+    it.effect("an HTML proxy page is InvalidAnswer (content-type) once the attempts are spent; the page redacted", () =>
+      Effect.gen(function*() {
+        const error = invalidAnswerOf((yield* run()).exit)
+        assert.strictEqual(error.reason, "content-type")
+        assert.strictEqual(error.contentType, "text/html")
+        assert.strictEqual(error.status, 200)
+        assert.strictEqual(error.attempts, 3)
+        assert.include(error.message, "HTTP 200 with content type text/html, not NDJSON or JSON")
+        assert.notInclude(error.message, "Sign in")
+        assert.include(Redacted.value(error.responseBody!), "Sign in to the corporate proxy")
+        const sent = yield* chatRequests
+        assert.strictEqual(sent.length, 3)
+        assert.isTrue(sent.every((r) => r.bodyOutcome !== "reading"))
+      }).pipe(
+        Effect.provide(layer(TestHttpClient.always(
+          TestHttpClient.text(200, "<html><body>Sign in to the corporate proxy</body></html>", {
+            "content-type": "text/html; charset=utf-8"
+          })
+        ))),
+        halfJitter
+      ))
+
+    it.effect("an empty body is InvalidAnswer (no-content) after every attempt", () =>
+      Effect.gen(function*() {
+        const error = invalidAnswerOf((yield* run()).exit)
+        assert.strictEqual(error.reason, "no-content")
+        assert.include(error.message, "no content frame and no usage")
+        assert.strictEqual((yield* chatRequests).length, 3)
+      }).pipe(Effect.provide(layer(TestHttpClient.always(TestHttpClient.ndjson([])))), halfJitter))
+
+    it.effect("JSON of another shape, or frames with nothing in them, are no answer either", () =>
+      Effect.gen(function*() {
+        const error = invalidAnswerOf((yield* run()).exit)
+        assert.strictEqual(error.reason, "no-content")
+        assert.strictEqual((yield* chatRequests).length, 3)
+      }).pipe(
+        Effect.provide(layer(TestHttpClient.sequence(
+          TestHttpClient.json(200, { result: "ok", choices: [] }),
+          TestHttpClient.ndjson([{}, { content: "" }, { content: null }]),
+          TestHttpClient.response(200, [TestHttpClient.bytes("\n\r\n  \n")])
+        ))),
+        halfJitter
+      ))
+
+    it.effect("is retried while no frame reached the caller: the retry's answer is the call's", () =>
+      Effect.gen(function*() {
+        const { events, exit } = yield* run()
+        assert.isTrue(Exit.isSuccess(exit))
+        assert.strictEqual(doneOf(events).text, "Hello, world")
+        assert.strictEqual(doneOf(events).attempts, 2)
+      }).pipe(
+        Effect.provide(layer(TestHttpClient.sequence(TestHttpClient.ndjson([]), ok))),
+        halfJitter
+      ))
+
+    it.effect("a retry past the deadline falls back, and lastError names what came", () =>
+      Effect.gen(function*() {
+        const { events } = yield* run(request({ maxLatencyMillis: 100 }))
+        const fallback = events[0].event as Gateway.Fallback
+        assert.strictEqual(fallback._tag, "Fallback")
+        assert.strictEqual(fallback.lastError, "HTTP 200 with content type text/html, not NDJSON or JSON")
+      }).pipe(
+        Effect.provide(layer(TestHttpClient.always(TestHttpClient.text(200, "<html></html>", {
+          "content-type": "text/html"
+        })))),
+        Effect.withRandom(Random.fixed([1]))
+      ))
   })
 
   describe("interruption", () => {

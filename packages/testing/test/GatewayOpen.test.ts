@@ -85,12 +85,12 @@ describe("Gateway.open", () => {
       assert.strictEqual(done._tag === "Done" ? done.completionTokens : undefined, 3)
     }).pipe(Effect.provide(layer(TestHttpClient.always(answer)))))
 
-  it.effect("an empty answer: Done alone", () =>
+  it.effect("an answer of usage alone, no text: Done alone", () =>
     Effect.gen(function*() {
       const { error, events } = yield* both(request())
       assert.isUndefined(error)
       assert.deepStrictEqual(events.map((e) => e._tag), ["Done"])
-    }).pipe(Effect.provide(layer(TestHttpClient.always(TestHttpClient.ndjson([]))))))
+    }).pipe(Effect.provide(layer(TestHttpClient.always(TestHttpClient.ndjson([{ usage: { completion_tokens: 0 } }]))))))
 
   it.effect("a break after text: the deltas, then StreamInterrupted from the pull", () =>
     Effect.gen(function*() {

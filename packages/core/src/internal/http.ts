@@ -99,3 +99,36 @@ export const parseErrorBody = (text: string, secrets: ReadonlyArray<string> = []
  */
 export const correlationId = (headers: Headers.Headers, secrets: ReadonlyArray<string> = []): string | undefined =>
   Text.code(headers["inin-correlation-id"], secrets)
+
+// NDJSON under its registered and common names, and JSON: the answers a frame reader can read.
+const frameMediaTypes: ReadonlySet<string> = new Set([
+  "application/x-ndjson",
+  "application/ndjson",
+  "application/jsonl",
+  "application/x-jsonl",
+  "application/jsonlines",
+  "application/x-jsonlines",
+  "application/json"
+])
+
+const mediaTypePattern = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$/
+
+/**
+ * The media type of a `Content-Type` header, lower-cased and without parameters: `undefined` without the header,
+ * `""` for a value that is not a media type.
+ *
+ * @internal
+ */
+export const mediaType = (headers: Headers.Headers): string | undefined => {
+  const value = headers["content-type"]
+  if (value === undefined) return undefined
+  const type = value.split(";")[0].trim().toLowerCase()
+  return mediaTypePattern.test(type) ? type : ""
+}
+
+/**
+ * Whether a success answer of this media type may hold frames: NDJSON or JSON, or no `Content-Type` at all.
+ *
+ * @internal
+ */
+export const holdsFrames = (type: string | undefined): boolean => type === undefined || frameMediaTypes.has(type)

@@ -182,7 +182,11 @@ export class Decoder {
     return { frames, failure: this.failure }
   }
 
-  /** Ends the input: a partial line left over is a truncated stream, never a frame. */
+  /**
+   * Ends the input, which the server closed cleanly (a broken connection is never ended, its partial line never
+   * read). A last line without its newline is then decoded like any other when it is whole JSON, as JSON Lines
+   * readers do; anything else left over is a truncated stream.
+   */
   end(): Output {
     if (this.failure !== undefined) return { frames: [], failure: this.failure }
     if (this.ended) return empty
@@ -194,8 +198,32 @@ export class Decoder {
     }
     if (this.pendingBytes === 0 || isBlankBytes(this.pending)) return empty
     const rest = concat(this.pending, this.pendingBytes)
-    this.failure = { _tag: "Truncated", line: this.lines + 1, insideCharacter: endsInsideCharacter(rest) }
-    return { frames: [], failure: this.failure }
+    this.pending = []
+    this.pendingBytes = 0
+    const line = this.wholeLastLine(rest)
+    if (line === undefined) {
+      this.failure = { _tag: "Truncated", line: this.lines + 1, insideCharacter: endsInsideCharacter(rest) }
+      return { frames: [], failure: this.failure }
+    }
+    const frames: Array<Frame> = []
+    this.processLine(line, frames)
+    return { frames, failure: this.failure }
+  }
+
+  // The last line as text when it is valid UTF-8 and whole JSON; `undefined` when it was cut short.
+  private wholeLastLine(bytes: Uint8Array): string | undefined {
+    let text: string
+    try {
+      text = this.utf8.decode(bytes)
+    } catch {
+      return undefined
+    }
+    try {
+      JSON.parse(text)
+    } catch {
+      return undefined
+    }
+    return text
   }
 
   private appendPending(bytes: Uint8Array): void {

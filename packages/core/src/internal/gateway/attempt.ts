@@ -22,6 +22,7 @@ import {
   FrameTooLarge,
   type GatewayError,
   GatewayRejected,
+  type InvalidAnswerReason,
   MalformedFrame,
   requiredScope,
   TransportError
@@ -78,6 +79,15 @@ export interface Transient {
   /** What went wrong, in our words. */
   readonly description: string
   readonly responseBody: Redacted.Redacted<string> | undefined
+  /** A success status without an answer, when that is what went wrong. */
+  readonly invalidAnswer: InvalidAnswerOf | undefined
+}
+
+/** @internal */
+export interface InvalidAnswerOf {
+  readonly reason: InvalidAnswerReason
+  readonly status: number
+  readonly contentType: string | undefined
 }
 
 /** The gateway refused the token: worth one retry with a new one. @internal */
@@ -93,13 +103,18 @@ export type Result = Opened | Transient | Unauthorized
 const transient = (
   status: number | undefined,
   description: string,
-  more: { readonly retryAfter?: number | undefined; readonly responseBody?: Redacted.Redacted<string> | undefined } = {}
+  more: {
+    readonly retryAfter?: number | undefined
+    readonly responseBody?: Redacted.Redacted<string> | undefined
+    readonly invalidAnswer?: InvalidAnswerOf | undefined
+  } = {}
 ): Transient => ({
   _tag: "Transient",
   status,
   retryAfter: more.retryAfter,
   description,
-  responseBody: more.responseBody
+  responseBody: more.responseBody,
+  invalidAnswer: more.invalidAnswer
 })
 
 /**
@@ -118,7 +133,11 @@ export const run = (env: Env, call: Call.Call, attemptScope: Scope.Scope): Effec
     const response = sent.response
     const correlationId = Http.correlationId(response.headers, forms)
     if (correlationId !== undefined) call.correlationId = correlationId
-    if (response.status >= 200 && response.status <= 299) return yield* readFirst(call, response, attemptScope)
+    if (response.status >= 200 && response.status <= 299) {
+      const type = Http.mediaType(response.headers)
+      if (!Http.holdsFrames(type)) return yield* notFrames(response, type, forms)
+      return yield* readFirst(call, response, attemptScope)
+    }
     return yield* classifyError(call, response, token, forms)
   })
 
@@ -211,6 +230,25 @@ const classifyError = (
     })
   })
 
+// A success status with a body that cannot hold frames, such as the HTML page of a proxy: kept for debugging, and
+// worth a retry, since nothing reached the caller.
+const notFrames = (
+  response: HttpClientResponse.HttpClientResponse,
+  type: string | undefined,
+  forms: ReadonlyArray<string>
+): Effect.Effect<Transient> =>
+  Effect.map(Http.readCapped(response).pipe(Effect.orElseSucceed(() => "")), (text) => {
+    const contentType = type === undefined || type.length === 0 ? undefined : type
+    return transient(
+      response.status,
+      `HTTP ${response.status} with content type ${contentType ?? "that cannot be read"}, not NDJSON or JSON`,
+      {
+        responseBody: Http.parseErrorBody(text, forms).body,
+        invalidAnswer: { reason: "content-type", status: response.status, contentType }
+      }
+    )
+  })
+
 // Reads a 200's body up to its first frame. A body not read to its end is interrupted whenever the attempt's scope
 // closes, which aborts the request.
 const readFirst = (
@@ -231,15 +269,23 @@ const readFirst = (
     })
     for (;;) {
       const frames = body.decode(yield* body.next)
-      // Frames first: a failure after them is the pull's to report, once they reached the caller.
-      if (frames.length > 0) return { _tag: "Opened", body, frames } satisfies Opened
+      // Frames first: a failure after them is the pull's to report, once they reached the caller. A frame with
+      // neither content nor usage gives the caller nothing: the answer has not started.
+      if (frames.some(carriesSomething)) return { _tag: "Opened", body, frames } satisfies Opened
       if (body.broken !== undefined) {
         return transient(response.status, Body.describeBreak("the answer broke before its first frame", body.broken))
       }
       if (body.failure !== undefined) return yield* failedBeforeFirstFrame(call, response, body.failure)
-      if (body.ended) return { _tag: "Opened", body, frames } satisfies Opened
+      if (body.ended) {
+        return transient(response.status, `HTTP ${response.status} with no content frame and no usage`, {
+          invalidAnswer: { reason: "no-content", status: response.status, contentType: undefined }
+        })
+      }
     }
   })
+
+const carriesSomething = (frame: Ndjson.Frame): boolean =>
+  (frame.content !== undefined && frame.content.length > 0) || frame.completionTokens !== undefined
 
 // A line that is not a frame before any frame: a cut-off line is worth a retry, anything else is not.
 const failedBeforeFirstFrame = (

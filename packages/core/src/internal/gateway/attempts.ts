@@ -16,7 +16,13 @@ import * as Exit from "effect/Exit"
 import * as Random from "effect/Random"
 import * as Scope from "effect/Scope"
 import type * as Gateway from "../../Gateway.js"
-import { AuthenticationFailed, CallTimeout, type GatewayError, RetriesExhausted } from "../../GatewayError.js"
+import {
+  AuthenticationFailed,
+  CallTimeout,
+  type GatewayError,
+  InvalidAnswer,
+  RetriesExhausted
+} from "../../GatewayError.js"
 import * as Retry from "../retry.js"
 import * as Attempt from "./attempt.js"
 import type * as Call from "./call.js"
@@ -131,12 +137,22 @@ const refreshToken = (
 const retryAfter = (
   call: Call.Call,
   result: Attempt.Transient
-): Effect.Effect<FellBack | Retrying, RetriesExhausted | CallTimeout> =>
+): Effect.Effect<FellBack | Retrying, RetriesExhausted | InvalidAnswer | CallTimeout> =>
   Effect.gen(function*() {
     call.lastStatus = result.status
     call.lastError = result.description
     const settings = call.settings
     if (call.countedAttempts >= settings.maxAttempts) {
+      if (result.invalidAnswer !== undefined) {
+        return yield* new InvalidAnswer({
+          reason: result.invalidAnswer.reason,
+          status: result.invalidAnswer.status,
+          ...(result.invalidAnswer.contentType === undefined ? {} : { contentType: result.invalidAnswer.contentType }),
+          attempts: call.attempts,
+          ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId }),
+          ...(result.responseBody === undefined ? {} : { responseBody: result.responseBody })
+        })
+      }
       return yield* new RetriesExhausted({
         attempts: call.attempts,
         ...(result.status === undefined ? {} : { lastStatus: result.status }),

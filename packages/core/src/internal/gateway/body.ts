@@ -47,8 +47,9 @@ export class Body {
     return Take.match(piece, {
       onEnd: () => {
         this.ended = true
-        this.failure = this.decoder.end().failure
-        return noFrames
+        const out = this.decoder.end()
+        this.failure = out.failure
+        return out.frames
       },
       onFailure: (cause) => {
         this.ended = true
