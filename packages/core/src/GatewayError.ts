@@ -24,6 +24,21 @@ export const requiredScope = "ai:llm-gateway:write"
  */
 const ResponseBody = Schema.optional(Schema.RedactedFromSelf(Schema.String))
 
+/**
+ * The fields every gateway error has: the attempts the call made (requests sent or started; 0 when it failed
+ * before the first) and the gateway's correlation id, when one was seen.
+ */
+const shared = {
+  attempts: Schema.Number,
+  correlationId: Schema.optional(Schema.String)
+}
+
+// For the errors that can come before any attempt, or from the token provider on its own: 0 unless given.
+const sharedBeforeAttempts = {
+  attempts: Schema.optionalWith(Schema.Number, { default: () => 0 }),
+  correlationId: Schema.optional(Schema.String)
+}
+
 const correlationSuffix = (correlationId: string | undefined): string =>
   correlationId === undefined ? "" : ` (correlation id ${correlationId})`
 
@@ -43,8 +58,8 @@ export class AuthenticationFailed extends Schema.TaggedError<AuthenticationFaile
   status: Schema.optional(Schema.Number),
   /** The OAuth error code of the login server, such as `invalid_client`. */
   code: Schema.optional(Schema.String),
-  correlationId: Schema.optional(Schema.String),
-  attempts: Schema.optional(Schema.Number)
+  /** 0 from the token provider on its own; the gateway gives the call's count. */
+  ...sharedBeforeAttempts
 }) {
   override get message(): string {
     const status = this.status === undefined ? "" : `HTTP ${this.status}`
@@ -96,8 +111,7 @@ export class AuthorizationFailed extends Schema.TaggedError<AuthorizationFailed>
   status: Schema.Number,
   scope: Schema.String,
   code: Schema.optional(Schema.String),
-  correlationId: Schema.optional(Schema.String),
-  attempts: Schema.Number
+  ...shared
 }) {
   override get message(): string {
     return `authorization failed (HTTP ${this.status}): the OAuth client needs the scope ${this.scope} to call ` +
@@ -117,8 +131,7 @@ export class GatewayRejected extends Schema.TaggedError<GatewayRejected>("@genes
     status: Schema.Number,
     /** The `code` of the error body, such as `bad.request`. */
     code: Schema.optional(Schema.String),
-    correlationId: Schema.optional(Schema.String),
-    attempts: Schema.Number,
+    ...shared,
     responseBody: ResponseBody
   }
 ) {
@@ -137,12 +150,11 @@ export class GatewayRejected extends Schema.TaggedError<GatewayRejected>("@genes
 export class RetriesExhausted extends Schema.TaggedError<RetriesExhausted>("@genesys-llm/core/RetriesExhausted")(
   "RetriesExhausted",
   {
-    attempts: Schema.Number,
     /** The HTTP status of the last attempt, absent when it failed before a response. */
     lastStatus: Schema.optional(Schema.Number),
     /** What went wrong with the last attempt, in our words: a status and a code, or a system error code. */
     lastError: Schema.String,
-    correlationId: Schema.optional(Schema.String),
+    ...shared,
     /** The body of the last attempt's error answer, when it had one. */
     responseBody: ResponseBody
   }
@@ -185,8 +197,7 @@ export class InvalidAnswer extends Schema.TaggedError<InvalidAnswer>("@genesys-l
     status: Schema.Number,
     /** The media type answered, for `content-type` (absent when it was not a readable media type). */
     contentType: Schema.optional(Schema.String),
-    attempts: Schema.Number,
-    correlationId: Schema.optional(Schema.String),
+    ...shared,
     /** The body of the last such answer, for `content-type`. */
     responseBody: ResponseBody
   }
@@ -243,8 +254,7 @@ export class StreamInterrupted extends Schema.TaggedError<StreamInterrupted>("@g
     deliveredCharacters: Schema.optional(Schema.Number),
     /** The completion tokens reported by the frames delivered before the break. */
     completionTokens: Schema.Number,
-    attempts: Schema.Number,
-    correlationId: Schema.optional(Schema.String)
+    ...shared
   }
 ) {
   override get message(): string {
@@ -267,8 +277,7 @@ export class FrameTooLarge extends Schema.TaggedError<FrameTooLarge>("@genesys-l
   {
     limit: Schema.Number,
     line: Schema.Number,
-    attempts: Schema.Number,
-    correlationId: Schema.optional(Schema.String)
+    ...shared
   }
 ) {
   override get message(): string {
@@ -290,8 +299,7 @@ export class MalformedFrame extends Schema.TaggedError<MalformedFrame>("@genesys
   {
     reason: Schema.Literal("invalid-utf8", "not-json", "wrong-shape"),
     line: Schema.Number,
-    attempts: Schema.Number,
-    correlationId: Schema.optional(Schema.String)
+    ...shared
   }
 ) {
   override get message(): string {
@@ -313,10 +321,10 @@ export class MalformedFrame extends Schema.TaggedError<MalformedFrame>("@genesys
  */
 export class CallTimeout extends Schema.TaggedError<CallTimeout>("@genesys-llm/core/CallTimeout")("CallTimeout", {
   timeoutMillis: Schema.Number,
-  attempts: Schema.Number
+  ...shared
 }) {
   override get message(): string {
-    return `the gateway call did not complete within ${this.timeoutMillis} ms`
+    return `the gateway call did not complete within ${this.timeoutMillis} ms${correlationSuffix(this.correlationId)}`
   }
 }
 
@@ -330,8 +338,9 @@ export class CallTimeout extends Schema.TaggedError<CallTimeout>("@genesys-llm/c
 export class TransportError extends Schema.TaggedError<TransportError>("@genesys-llm/core/TransportError")(
   "TransportError",
   {
+    /** What went wrong, in our words. */
     description: Schema.String,
-    attempts: Schema.Number
+    ...shared
   }
 ) {
   override get message(): string {
@@ -350,7 +359,9 @@ export class GatewayRequestInvalid extends Schema.TaggedError<GatewayRequestInva
   "@genesys-llm/core/GatewayRequestInvalid"
 )("GatewayRequestInvalid", {
   field: Schema.String,
-  problem: Schema.String
+  problem: Schema.String,
+  /** Always 0 attempts: nothing was sent. */
+  ...sharedBeforeAttempts
 }) {
   override get message(): string {
     return `invalid gateway request: ${this.field} ${this.problem}`
@@ -367,19 +378,36 @@ export type AuthError = AuthenticationFailed | TokenRequestFailed
 
 /**
  * Every way a gateway call can fail. A first-frame deadline is not among them: it ends the call with the fallback.
+ * Every member has `attempts` and an optional `correlationId`.
  *
  * @since 0.1.0
  * @category errors
  */
-export type GatewayError =
-  | AuthenticationFailed
-  | AuthorizationFailed
-  | GatewayRejected
-  | RetriesExhausted
-  | InvalidAnswer
-  | StreamInterrupted
-  | FrameTooLarge
-  | MalformedFrame
-  | CallTimeout
-  | TransportError
-  | GatewayRequestInvalid
+export const GatewayError = Schema.Union(
+  AuthenticationFailed,
+  AuthorizationFailed,
+  GatewayRejected,
+  RetriesExhausted,
+  InvalidAnswer,
+  StreamInterrupted,
+  FrameTooLarge,
+  MalformedFrame,
+  CallTimeout,
+  TransportError,
+  GatewayRequestInvalid
+)
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type GatewayError = typeof GatewayError.Type
+
+/**
+ * Whether a value is one of the gateway's errors, so that a caller can read `attempts` and `correlationId` of any
+ * of them without matching each tag.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const isGatewayError: (u: unknown) => u is GatewayError = Schema.is(GatewayError)

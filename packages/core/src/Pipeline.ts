@@ -129,17 +129,7 @@ export const StageError = Schema.Union(
   ContextWindow.ContextOverflowError,
   IdGenerator.InvalidKeyInput,
   SafetyPolicy.SafetyViolation,
-  Gateway.AuthenticationFailed,
-  Gateway.AuthorizationFailed,
-  Gateway.GatewayRejected,
-  Gateway.RetriesExhausted,
-  Gateway.InvalidAnswer,
-  Gateway.StreamInterrupted,
-  Gateway.FrameTooLarge,
-  Gateway.MalformedFrame,
-  Gateway.CallTimeout,
-  Gateway.TransportError,
-  Gateway.GatewayRequestInvalid
+  Gateway.GatewayError
 )
 
 /**
@@ -312,11 +302,10 @@ interface CallState {
 // A call's spans point at this module, not at its caller: capturing the call site costs a stack trace a call.
 const spanOptions = { captureStackTrace: false } as const
 
-const attemptsOf = (error: StageError): number =>
-  "attempts" in error && typeof error.attempts === "number" ? error.attempts : 0
+const attemptsOf = (error: StageError): number => Gateway.isGatewayError(error) ? error.attempts : 0
 
 const correlationOf = (error: StageError): string | undefined =>
-  "correlationId" in error && typeof error.correlationId === "string" ? error.correlationId : undefined
+  Gateway.isGatewayError(error) ? error.correlationId : undefined
 
 /**
  * Builds the pipeline from the stage services in context.

@@ -33,6 +33,7 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import { AuthenticationFailed, type AuthError, TokenRequestFailed } from "./GatewayError.js"
+import { defined } from "./internal/defined.js"
 import * as Http from "./internal/http.js"
 import * as Secrets from "./internal/secrets.js"
 import * as Text from "./internal/text.js"
@@ -213,21 +214,17 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       )
       if (response.status === 400 || response.status === 401 || response.status === 403) {
         const body = Http.parseErrorBody(text, secrets)
-        return yield* new AuthenticationFailed({
-          source: "login",
-          status: response.status,
-          ...(body.code === undefined ? {} : { code: body.code })
-        })
+        return yield* new AuthenticationFailed(defined({ source: "login", status: response.status, code: body.code }))
       }
       if (response.status < 200 || response.status > 299) {
         const body = Http.parseErrorBody(text, secrets)
-        return yield* new TokenRequestFailed({
+        return yield* new TokenRequestFailed(defined({
           reason: "status",
           status: response.status,
-          ...(body.code === undefined ? {} : { code: body.code }),
+          code: body.code,
           description: "the login server answered with an error",
-          ...(body.body === undefined ? {} : { responseBody: body.body })
-        })
+          responseBody: body.body
+        }))
       }
       let json: unknown
       try {

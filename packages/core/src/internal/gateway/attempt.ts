@@ -28,13 +28,14 @@ import {
   TransportError
 } from "../../GatewayError.js"
 import type * as TokenProvider from "../../TokenProvider.js"
+import { defined } from "../defined.js"
 import * as Http from "../http.js"
 import type * as Ndjson from "../ndjson.js"
 import * as Retry from "../retry.js"
 import * as Secrets from "../secrets.js"
 import * as Text from "../text.js"
 import * as Body from "./body.js"
-import type * as Call from "./call.js"
+import * as Call from "./call.js"
 
 /** What a gateway's attempts need, fixed when the gateway is built. @internal */
 export interface Env {
@@ -152,13 +153,13 @@ const takeToken = (
         Effect.succeed(transient(undefined, error.message, { responseBody: error.responseBody })),
       // The provider does not know the call: the call's count goes in here.
       AuthenticationFailed: (error) =>
-        new AuthenticationFailed({
+        new AuthenticationFailed(defined({
           source: error.source,
-          ...(error.status === undefined ? {} : { status: error.status }),
-          ...(error.code === undefined ? {} : { code: error.code }),
-          ...(error.correlationId === undefined ? {} : { correlationId: error.correlationId }),
+          status: error.status,
+          code: error.code,
+          correlationId: error.correlationId,
           attempts: call.attempts
-        })
+        }))
     })
   )
 
@@ -180,7 +181,7 @@ const send = (env: Env, call: Call.Call, token: Redacted.Redacted<string>) =>
           description: error.reason === "InvalidUrl"
             ? "the gateway URL is not valid"
             : "the request could not be encoded",
-          attempts: call.attempts
+          ...Call.shared(call)
         })
         : Effect.succeed(transient(undefined, Text.describeConnectionFailure("transport error", error)))
     )
@@ -199,20 +200,17 @@ const classifyError = (
     const text = yield* Http.readCapped(response).pipe(Effect.orElseSucceed(() => ""))
     const errorBody = Http.parseErrorBody(text, forms)
     const correlation = Http.correlationId(response.headers, forms) ?? errorBody.contextId
-    const withCorrelation = correlation === undefined ? {} : { correlationId: correlation }
-    const withCode = errorBody.code === undefined ? {} : { code: errorBody.code }
-    const withBody = errorBody.body === undefined ? {} : { responseBody: errorBody.body }
     if (response.status === 401) {
       return { _tag: "Unauthorized", token, correlationId: correlation } satisfies Unauthorized
     }
     if (response.status === 403) {
-      return yield* new AuthorizationFailed({
+      return yield* new AuthorizationFailed(defined({
         status: 403,
         scope: requiredScope,
-        ...withCode,
-        ...withCorrelation,
+        code: errorBody.code,
+        correlationId: correlation,
         attempts: call.attempts
-      })
+      }))
     }
     if (Retry.isRetryableStatus(response.status)) {
       return transient(
@@ -221,13 +219,13 @@ const classifyError = (
         { retryAfter: Retry.parseRetryAfter(response.headers, now), responseBody: errorBody.body }
       )
     }
-    return yield* new GatewayRejected({
+    return yield* new GatewayRejected(defined({
       status: response.status,
-      ...withCode,
-      ...withCorrelation,
+      code: errorBody.code,
+      correlationId: correlation,
       attempts: call.attempts,
-      ...withBody
-    })
+      responseBody: errorBody.body
+    }))
   })
 
 // A success status with a body that cannot hold frames, such as the HTML page of a proxy: kept for debugging, and
@@ -293,19 +291,17 @@ const failedBeforeFirstFrame = (
   response: HttpClientResponse.HttpClientResponse,
   failure: Ndjson.DecodeFailure
 ): Effect.Effect<Transient, GatewayError> => {
-  const correlation = call.correlationId === undefined ? {} : { correlationId: call.correlationId }
   switch (failure._tag) {
     case "Truncated":
       return Effect.succeed(transient(response.status, Body.describeFailure(failure)))
     case "FrameTooLarge":
-      return new FrameTooLarge({ limit: failure.limit, line: failure.line, attempts: call.attempts, ...correlation })
+      return new FrameTooLarge({ limit: failure.limit, line: failure.line, ...Call.shared(call) })
     case "InvalidUtf8":
     case "Malformed":
       return new MalformedFrame({
         reason: failure._tag === "InvalidUtf8" ? "invalid-utf8" : failure.reason,
         line: failure.line,
-        attempts: call.attempts,
-        ...correlation
+        ...Call.shared(call)
       })
   }
 }

@@ -23,9 +23,10 @@ import {
   InvalidAnswer,
   RetriesExhausted
 } from "../../GatewayError.js"
+import { defined } from "../defined.js"
 import * as Retry from "../retry.js"
 import * as Attempt from "./attempt.js"
-import type * as Call from "./call.js"
+import * as Call from "./call.js"
 
 /** The call ends with the fallback, for this reason. @internal */
 export interface FellBack {
@@ -118,12 +119,12 @@ const refreshToken = (
   Effect.gen(function*() {
     yield* env.tokens.invalidate(result.token)
     if (call.refreshedToken) {
-      return yield* new AuthenticationFailed({
+      return yield* new AuthenticationFailed(defined({
         source: "gateway",
         status: 401,
-        ...(result.correlationId === undefined ? {} : { correlationId: result.correlationId }),
+        correlationId: result.correlationId,
         attempts: call.attempts
-      })
+      }))
     }
     call.refreshedToken = true
     call.lastStatus = 401
@@ -144,22 +145,18 @@ const retryAfter = (
     const settings = call.settings
     if (call.countedAttempts >= settings.maxAttempts) {
       if (result.invalidAnswer !== undefined) {
-        return yield* new InvalidAnswer({
-          reason: result.invalidAnswer.reason,
-          status: result.invalidAnswer.status,
-          ...(result.invalidAnswer.contentType === undefined ? {} : { contentType: result.invalidAnswer.contentType }),
-          attempts: call.attempts,
-          ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId }),
-          ...(result.responseBody === undefined ? {} : { responseBody: result.responseBody })
-        })
+        return yield* new InvalidAnswer(defined({
+          ...result.invalidAnswer,
+          ...Call.shared(call),
+          responseBody: result.responseBody
+        }))
       }
-      return yield* new RetriesExhausted({
-        attempts: call.attempts,
-        ...(result.status === undefined ? {} : { lastStatus: result.status }),
+      return yield* new RetriesExhausted(defined({
+        lastStatus: result.status,
         lastError: result.description,
-        ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId }),
-        ...(result.responseBody === undefined ? {} : { responseBody: result.responseBody })
-      })
+        ...Call.shared(call),
+        responseBody: result.responseBody
+      }))
     }
     const random = yield* Random.next
     const delay = Retry.retryDelay(
@@ -175,7 +172,7 @@ const retryAfter = (
     const now = yield* Clock.currentTimeMillis
     if (Retry.passesDeadline(now, delay, call.openDeadline)) {
       if (!call.fallsBack) {
-        return yield* new CallTimeout({ timeoutMillis: settings.callTimeoutMillis, attempts: call.attempts })
+        return yield* new CallTimeout({ timeoutMillis: settings.callTimeoutMillis, ...Call.shared(call) })
       }
       return { _tag: "FellBack", reason: "retry-past-deadline" } satisfies FellBack
     }

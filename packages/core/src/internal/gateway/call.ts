@@ -8,6 +8,7 @@
 import type * as Gateway from "../../Gateway.js"
 import { GatewayRequestInvalid, StreamInterrupted } from "../../GatewayError.js"
 import * as Prompt from "../../Prompt.js"
+import { defined } from "../defined.js"
 import * as Settings from "./settings.js"
 
 /** @internal */
@@ -95,12 +96,15 @@ export const done = (
 
 /** The break of a call that already delivered frames, with what was delivered. @internal */
 export const interrupted = (call: Call, reason: StreamInterrupted["reason"], detail: string): StreamInterrupted =>
-  new StreamInterrupted({
+  new StreamInterrupted(defined({
     reason,
     detail,
     deliveredText: call.delivered.join(""),
     deliveredCharacters: call.deliveredCharacters,
     completionTokens: call.completionTokens,
     attempts: call.attempts,
-    ...(call.correlationId === undefined ? {} : { correlationId: call.correlationId })
-  })
+    correlationId: call.correlationId
+  }))
+
+/** The call's own count and correlation id, the fields every gateway error shares. @internal */
+export const shared = (call: Call) => defined({ attempts: call.attempts, correlationId: call.correlationId })

@@ -29,7 +29,7 @@ export const make = (
 ): Effect.Effect<Gateway.Pull, CallTimeout> => {
   if (Option.isSome(opened) && opened.value._tag === "Opened") return Effect.succeed(answer(call, opened.value))
   if (Option.isNone(opened) && !call.fallsBack) {
-    return new CallTimeout({ timeoutMillis: call.settings.callTimeoutMillis, attempts: call.attempts })
+    return new CallTimeout({ timeoutMillis: call.settings.callTimeoutMillis, ...Call.shared(call) })
   }
   const reason = Option.isNone(opened) ? "first-frame-timeout" : (opened.value as Attempts.FellBack).reason
   return Effect.as(
