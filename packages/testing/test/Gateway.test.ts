@@ -49,6 +49,15 @@ const failureOf = <A>(exit: Exit.Exit<A, Gateway.GatewayError>): Gateway.Gateway
   return failure!
 }
 
+const failureTagged = <T extends Gateway.GatewayError["_tag"]>(
+  exit: Exit.Exit<unknown, Gateway.GatewayError>,
+  tag: T
+): Extract<Gateway.GatewayError, { readonly _tag: T }> => {
+  const error = failureOf(exit)
+  assert.strictEqual(error._tag, tag, error.message)
+  return error as Extract<Gateway.GatewayError, { readonly _tag: T }>
+}
+
 // Errors compared by their fields: a failed Effect's error carries a span-annotated stack that deep equality
 // should not walk.
 const plain = (error: object) => ({ ...error })
@@ -606,12 +615,8 @@ describe("Gateway", () => {
     it.effect("a last line cut by a reset is not a frame, even when it looks whole", () =>
       Effect.gen(function*() {
         const { events, exit } = yield* run()
-        const error = failureOf(exit)
-        assert.strictEqual(error._tag, "StreamInterrupted")
-        if (error._tag !== "StreamInterrupted") return
-        assert.strictEqual(error.reason, "reset")
-        assert.deepStrictEqual(deltas(events), ["Hello"])
-        assert.strictEqual(error.deliveredText, "Hello")
+        const error = failureTagged(exit, "StreamInterrupted")
+        assert.deepStrictEqual([error.reason, error.deliveredText, deltas(events)], ["reset", "Hello", ["Hello"]])
       }).pipe(Effect.provide(layer(TestHttpClient.always(
         TestHttpClient.response(200, [
           TestHttpClient.bytes("{\"content\":\"Hello\"}\n{\"content\":\" world\"}"),
@@ -621,15 +626,9 @@ describe("Gateway", () => {
   })
 
   describe("a success status that is not an answer", () => {
-    const invalidAnswerOf = (exit: Exit.Exit<unknown, Gateway.GatewayError>) => {
-      const error = failureOf(exit)
-      assert.strictEqual(error._tag, "InvalidAnswer", error.message)
-      return error as Gateway.InvalidAnswer
-    }
-
     it.effect("an HTML proxy page is InvalidAnswer (content-type) once the attempts are spent; the page redacted", () =>
       Effect.gen(function*() {
-        const error = invalidAnswerOf((yield* run()).exit)
+        const error = failureTagged((yield* run()).exit, "InvalidAnswer")
         assert.strictEqual(error.reason, "content-type")
         assert.strictEqual(error.contentType, "text/html")
         assert.strictEqual(error.status, 200)
@@ -651,7 +650,7 @@ describe("Gateway", () => {
 
     it.effect("an empty body is InvalidAnswer (no-content) after every attempt", () =>
       Effect.gen(function*() {
-        const error = invalidAnswerOf((yield* run()).exit)
+        const error = failureTagged((yield* run()).exit, "InvalidAnswer")
         assert.strictEqual(error.reason, "no-content")
         assert.include(error.message, "no content frame and no usage")
         assert.strictEqual((yield* chatRequests).length, 3)
@@ -659,7 +658,7 @@ describe("Gateway", () => {
 
     it.effect("JSON of another shape, or frames with nothing in them, are no answer either", () =>
       Effect.gen(function*() {
-        const error = invalidAnswerOf((yield* run()).exit)
+        const error = failureTagged((yield* run()).exit, "InvalidAnswer")
         assert.strictEqual(error.reason, "no-content")
         assert.strictEqual((yield* chatRequests).length, 3)
       }).pipe(
