@@ -10,13 +10,14 @@
  *
  * @since 0.1.0
  */
+import { sha256 as sha256Digest } from "@noble/hashes/sha2.js"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { canonicalJson } from "./internal/canonicalJson.js"
-import { sha256Hex } from "./internal/sha256.js"
 
 const token = (pattern: RegExp, what: string) =>
   Schema.String.pipe(Schema.filter((s) => pattern.test(s), { message: () => `expected ${what}` }))
@@ -299,13 +300,18 @@ export const genesis: ChainHead = { seq: 0, hash: "0".repeat(64) }
  */
 export const canonical: (value: unknown) => string = canonicalJson
 
+const utf8 = new TextEncoder()
+
 /**
- * The SHA-256 (hex) of a string's UTF-8 bytes or of bytes.
+ * The SHA-256 (hex) of a string's UTF-8 bytes or of bytes. Synchronous (the chain is hashed inside the serialised
+ * writer and `verify` hashes every line in a plain loop) and free of platform crypto, so it gives the same result
+ * in every runtime: `@noble/hashes` computes the digest, `Encoding.encodeHex` spells it.
  *
  * @since 0.1.0
  * @category utils
  */
-export const sha256: (input: string | Uint8Array) => string = sha256Hex
+export const sha256 = (input: string | Uint8Array): string =>
+  Encoding.encodeHex(sha256Digest(typeof input === "string" ? utf8.encode(input) : input))
 
 /**
  * The hash a line must carry: the SHA-256 of the canonical JSON of the line without its `hash` field.
@@ -315,7 +321,7 @@ export const sha256: (input: string | Uint8Array) => string = sha256Hex
  */
 export const hashOf = (line: Omit<Line, "hash"> | Line): string => {
   const { hash: _hash, ...rest } = line as Line
-  return sha256Hex(canonicalJson(rest))
+  return sha256(canonicalJson(rest))
 }
 
 /**

@@ -6,7 +6,6 @@ import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import { createHash } from "node:crypto"
 import * as AuditEntry from "../src/AuditEntry.js"
-import { sha256Hex } from "../src/internal/sha256.js"
 
 const record = (overrides: Partial<AuditEntry.CallRecord> = {}): AuditEntry.CallRecord => ({
   kind: "call",
@@ -26,26 +25,26 @@ const record = (overrides: Partial<AuditEntry.CallRecord> = {}): AuditEntry.Call
 
 describe("sha256", () => {
   it("matches the FIPS 180-4 vectors", () => {
-    assert.strictEqual(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-    assert.strictEqual(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    assert.strictEqual(AuditEntry.sha256(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert.strictEqual(AuditEntry.sha256("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     assert.strictEqual(
-      sha256Hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+      AuditEntry.sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
     )
     assert.strictEqual(
-      sha256Hex("a".repeat(1_000_000)),
+      AuditEntry.sha256("a".repeat(1_000_000)),
       "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"
     )
   })
 
   it.prop("agrees with node:crypto on any string", [FastCheck.fullUnicodeString({ maxLength: 300 })], ([s]) => {
-    assert.strictEqual(sha256Hex(s), createHash("sha256").update(s, "utf8").digest("hex"))
+    assert.strictEqual(AuditEntry.sha256(s), createHash("sha256").update(s, "utf8").digest("hex"))
   })
 
   it("agrees with node:crypto at every length around the block boundaries", () => {
     for (let n = 0; n < 200; n++) {
       const bytes = new Uint8Array(n).map((_, i) => (i * 31 + n) & 0xff)
-      assert.strictEqual(sha256Hex(bytes), createHash("sha256").update(bytes).digest("hex"))
+      assert.strictEqual(AuditEntry.sha256(bytes), createHash("sha256").update(bytes).digest("hex"))
     }
   })
 })
