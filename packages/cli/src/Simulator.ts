@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import { GatewaySimulator } from "@genesys-llm/simulator"
+import * as SimulatorFlags from "@genesys-llm/simulator/Flags"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -14,28 +15,12 @@ import * as Commands from "./internal/commands.js"
 import * as Spec from "./internal/spec.js"
 
 /**
- * The parsed flags of `simulator`.
+ * The parsed flags of `simulator`: one per entry of the simulator's flag table (`@genesys-llm/simulator/Flags`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Flags {
-  readonly host: string
-  readonly port: number
-  readonly clientId: Option.Option<string>
-  readonly clientSecret: Option.Option<Redacted.Redacted<string>>
-  readonly tokenLifetime: Option.Option<number>
-  readonly rpm: Option.Option<number>
-  readonly paceMs: Option.Option<number>
-  readonly frameChars: Option.Option<number>
-  readonly replyText: Option.Option<string>
-  readonly replyBytes: Option.Option<number>
-  readonly chatPath: Option.Option<string>
-  readonly fault: ReadonlyArray<string>
-  readonly faultRate: Option.Option<number>
-  readonly faultPool: Option.Option<string>
-  readonly seed: Option.Option<number>
-}
+export type Flags = Spec.Parsed<typeof Commands.simulator.flags, {}>
 
 const usage = (message: string) =>
   new ExitCode.CliFailure({ exitCode: ExitCode.ExitCode.InvalidInput, reason: "UsageError", message })
@@ -58,77 +43,36 @@ const nonEmptyEnv = (name: string) =>
  */
 export const optionsOf = (flags: Flags): Effect.Effect<GatewaySimulator.OptionsInput, ExitCode.CliFailure> =>
   Effect.gen(function*() {
-    const faults: Array<unknown> = []
-    for (const raw of flags.fault) {
-      const parsed = yield* parseJson("--fault", raw)
-      if (Array.isArray(parsed)) faults.push(...parsed)
-      else faults.push(parsed)
+    const options: Record<string, unknown> = {}
+    const given: Readonly<Record<string, unknown>> = flags
+    for (const [key, flag] of Object.entries(SimulatorFlags.flags)) {
+      const value = given[key]
+      if (flag.kind === "jsons") {
+        const faults: Array<unknown> = []
+        for (const raw of value as ReadonlyArray<string>) {
+          const parsed = yield* parseJson(`--${flag.name}`, raw)
+          if (Array.isArray(parsed)) faults.push(...parsed)
+          else faults.push(parsed)
+        }
+        if (faults.length > 0) options[flag.option] = faults
+      } else if (Option.isOption(value) && Option.isSome(value)) {
+        options[flag.option] = flag.kind === "json"
+          ? yield* parseJson(`--${flag.name}`, value.value as string)
+          : value.value
+      }
     }
-    const pool = Option.isSome(flags.faultPool) ? yield* parseJson("--fault-pool", flags.faultPool.value) : undefined
     const env = yield* Config.all({
       id: nonEmptyEnv("GENESYS_CLIENT_ID"),
       secret: nonEmptyEnv("GENESYS_CLIENT_SECRET")
     })
       .pipe(Effect.mapError(ExitCode.ofConfigError))
-    const clientId = Option.orElse(flags.clientId, () => env.id)
-    const clientSecret = Option.orElse(flags.clientSecret, () => Option.map(env.secret, Redacted.make))
-    const options: Record<string, unknown> = { host: flags.host, port: flags.port }
-    const given: ReadonlyArray<readonly [key: keyof GatewaySimulator.OptionsInput, value: Option.Option<unknown>]> = [
-      ["clientId", clientId],
-      ["clientSecret", clientSecret],
-      ["tokenLifetimeSeconds", flags.tokenLifetime],
-      ["requestsPerMinute", flags.rpm],
-      ["paceMs", flags.paceMs],
-      ["frameChars", flags.frameChars],
-      ["replyText", flags.replyText],
-      ["replyBytes", flags.replyBytes],
-      ["chatPath", flags.chatPath],
-      ["faultRate", flags.faultRate],
-      ["seed", flags.seed]
-    ]
-    for (const [key, value] of given) {
-      if (Option.isSome(value)) options[key] = value.value
+    if (options.clientId === undefined && Option.isSome(env.id)) options.clientId = env.id.value
+    if (options.clientSecret === undefined && Option.isSome(env.secret)) {
+      options.clientSecret = Redacted.make(env.secret.value)
     }
-    if (faults.length > 0) options.faults = faults
-    if (pool !== undefined) options.faultPool = pool
     // The shapes are checked by the simulator's own schema (`decodeOptions`), which names each bad option.
     return options as GatewaySimulator.OptionsInput
   })
-
-// The flag each option comes from, so that a refused value is reported under the name the user typed.
-const flagOf: Readonly<Record<string, string>> = Object.fromEntries(
-  Object.entries(
-    {
-      host: "host",
-      port: "port",
-      clientId: "clientId",
-      clientSecret: "clientSecret",
-      tokenLifetimeSeconds: "tokenLifetime",
-      requestsPerMinute: "rpm",
-      paceMs: "paceMs",
-      frameChars: "frameChars",
-      replyText: "replyText",
-      replyBytes: "replyBytes",
-      chatPath: "chatPath",
-      faults: "fault",
-      faultRate: "faultRate",
-      faultPool: "faultPool",
-      seed: "seed"
-    } satisfies Partial<Record<keyof GatewaySimulator.OptionsInput, keyof typeof Commands.simulator.flags>>
-  ).map((
-    [key, flag]
-  ) => [key, `--${Commands.simulator.flags[flag].help.name}`])
-)
-
-const describeIssue = ({ message, option }: GatewaySimulator.OptionIssue): string => {
-  const root = /^[A-Za-z]+/.exec(option)?.[0] ?? option
-  const flag = flagOf[root]
-  const problem = message.length > 0 ? `${message[0].toLowerCase()}${message.slice(1)}` : message
-  if (flag === undefined) return `${option}: ${problem}`
-  return option === root
-    ? `${flag}: ${problem}`
-    : `${flag}: ${option.slice(root.length).replace(/^\./, "")}: ${problem}`
-}
 
 /**
  * Runs the simulator until interrupted. Options the simulator rejects exit 2, each named by its flag; a port it
@@ -145,7 +89,7 @@ export const execute = (flags: Flags): Effect.Effect<never, ExitCode.CliFailure>
           exitCode: error.reason === "InvalidOptions" ? ExitCode.ExitCode.InvalidInput : ExitCode.ExitCode.Failure,
           reason: `Simulator${error.reason}`,
           message: error.reason === "InvalidOptions" && error.issues.length > 0
-            ? `invalid simulator options: ${error.issues.map(describeIssue).join("; ")}`
+            ? SimulatorFlags.describeIssues(error.issues)
             : error.message
         })
       )

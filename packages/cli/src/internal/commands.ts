@@ -1,10 +1,13 @@
 /**
  * The surface of every command: names, summaries, flags and their help. It imports nothing but the command line
- * parser, so that `--help`, a usage error and the choice of a command cost no more than this; what a command does
- * lives in its own module (`Chat.ts`, `Simulator.ts`, `Audit.ts`), loaded when it runs.
+ * parser and the simulator's flag table (which imports nothing), so that `--help`, a usage error and the choice of
+ * a command cost no more than this; what a command does lives in its own module (`Chat.ts`, `Simulator.ts`, `Audit.ts`), loaded when it runs.
  *
  * @internal
  */
+import * as SimulatorFlags from "@genesys-llm/simulator/Flags"
+import type * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as Spec from "./spec.js"
 
 /** @internal */
@@ -86,49 +89,43 @@ export const chat = Spec.make({
   ]
 })
 
-/** @internal */
+type SimulatorFlag<K extends SimulatorFlags.Kind> = K extends "text" | "json" ? Spec.Flag<Option.Option<string>>
+  : K extends "secret" ? Spec.Flag<Option.Option<Redacted.Redacted<string>>>
+  : K extends "integer" | "number" ? Spec.Flag<Option.Option<number>>
+  : Spec.Flag<ReadonlyArray<string>>
+
+const simulatorFlag = (flag: SimulatorFlags.Flag): Spec.Flag<unknown> => {
+  switch (flag.kind) {
+    case "text":
+    case "json":
+      return Spec.text(flag.name, flag.value, flag.description)
+    case "secret":
+      return Spec.secret(flag.name, flag.value, flag.description)
+    case "integer":
+      return Spec.integer(flag.name, flag.value, flag.description)
+    case "number":
+      return Spec.number(flag.name, flag.value, flag.description)
+    case "jsons":
+      return Spec.texts(flag.name, flag.value, flag.description)
+  }
+}
+
+/** The parser's flags of a flag table, one per entry, under the same keys. */
+const simulatorFlagsOf = <T extends Readonly<Record<string, SimulatorFlags.Flag>>>(table: T) =>
+  Object.fromEntries(Object.entries(table).map(([key, flag]) => [key, simulatorFlag(flag)])) as {
+    readonly [K in keyof T]: SimulatorFlag<T[K]["kind"]>
+  }
+
+/**
+ * The simulator's flags and help come from the simulator's own table (`@genesys-llm/simulator/Flags`), as its
+ * bin's do.
+ *
+ * @internal
+ */
 export const simulator = Spec.make({
   name: "simulator",
-  summary: "Start the gateway simulator, print its URL as the first line of stdout, and run until SIGINT or " +
-    "SIGTERM (then exit 0).",
-  flags: {
-    host: Spec.textOr("host", "HOST", "127.0.0.1", "Interface to listen on."),
-    port: Spec.integerOr("port", "PORT", 0, "Port to listen on; 0 picks a free one (the URL printed says which)."),
-    clientId: Spec.text(
-      "client-id",
-      "ID",
-      "Accepted client id. Default: $GENESYS_CLIENT_ID or simulator-client."
-    ),
-    clientSecret: Spec.secret(
-      "client-secret",
-      "SECRET",
-      "Accepted client secret. Default: $GENESYS_CLIENT_SECRET or simulator-secret."
-    ),
-    tokenLifetime: Spec.integer("token-lifetime", "SECS", "expires_in of issued tokens. Default: 86400."),
-    rpm: Spec.integer("rpm", "N", "Chat requests a token may make a minute before a 429. Default: 300."),
-    paceMs: Spec.integer("pace-ms", "MS", "Pause between frames. Default: 0."),
-    frameChars: Spec.integer("frame-chars", "N", "Most characters a content frame carries. Default: 16."),
-    replyText: Spec.text("reply-text", "TEXT", "A fixed reply instead of the one derived from the prompt."),
-    replyBytes: Spec.integer("reply-bytes", "N", "A generated reply of exactly N bytes (benchmarks)."),
-    chatPath: Spec.text("chat-path", "PATH", "The chat route. Default: /api/v2/ai/llm-gateway/chat."),
-    fault: Spec.texts(
-      "fault",
-      "JSON",
-      "Queue a fault, or a JSON array of faults (repeatable, in order), e.g. {\"kind\":\"status\",\"status\":503}, " +
-        "{\"kind\":\"delay\",\"ms\":3000}, {\"kind\":\"stall\",\"afterFrames\":2}."
-    ),
-    faultRate: Spec.number(
-      "fault-rate",
-      "P",
-      "Probability 0..1 that a request draws a fault from the pool. Default: 0."
-    ),
-    faultPool: Spec.text(
-      "fault-pool",
-      "JSON",
-      "JSON array of faults the rate draws from. Default: a 429, a 500, a 503."
-    ),
-    seed: Spec.integer("seed", "N", "Seed of the fault rate's random source. Default: 0.")
-  }
+  summary: SimulatorFlags.summary,
+  flags: simulatorFlagsOf(SimulatorFlags.flags)
 })
 
 /** @internal */

@@ -1,28 +1,13 @@
 import * as Either from "effect/Either"
+import * as Flags from "../Flags.js"
 import type * as GatewaySimulator from "../GatewaySimulator.js"
 
-/** @internal */
-export const usage = `Usage: genesys-llm-simulator [options]
-
-Starts the Genesys LLM gateway simulator and prints its URL as the first line of stdout.
-
-  --host HOST             interface to listen on (default 127.0.0.1)
-  --port PORT             port, 0 for a free one (default 0)
-  --client-id ID          accepted client id (default $GENESYS_CLIENT_ID or simulator-client)
-  --client-secret SECRET  accepted client secret (default $GENESYS_CLIENT_SECRET or simulator-secret)
-  --token-lifetime SECS   expires_in of issued tokens (default 86400)
-  --rpm N                 chat requests a token may make a minute (default 300)
-  --pace-ms MS            pause between frames (default 0)
-  --frame-chars N         most characters a content frame carries (default 16)
-  --reply-text TEXT       a fixed reply instead of the derived one
-  --reply-bytes N         a generated reply of N bytes (benchmarks)
-  --chat-path PATH        the chat route (default /api/v2/ai/llm-gateway/chat)
-  --fault JSON            queue a fault, or a JSON array of faults (repeatable)
-  --fault-rate P          probability 0..1 of drawing a fault from the pool
-  --fault-pool JSON       JSON array of faults the rate draws from
-  --seed N                seed of the fault rate's random source (default 0)
-  --help                  show this text
-`
+/**
+ * The bin's help, from the same flag table as the CLI's `simulator` command.
+ *
+ * @internal
+ */
+export const usage = Flags.usage
 
 /** @internal */
 export type Parsed = { readonly _tag: "Help" } | {
@@ -30,25 +15,9 @@ export type Parsed = { readonly _tag: "Help" } | {
   readonly options: GatewaySimulator.OptionsInput
 }
 
-type Kind = "string" | "number" | "json"
-
-const FLAGS: Record<string, readonly [key: keyof GatewaySimulator.OptionsInput, kind: Kind]> = {
-  "--host": ["host", "string"],
-  "--port": ["port", "number"],
-  "--client-id": ["clientId", "string"],
-  "--client-secret": ["clientSecret", "string"],
-  "--token-lifetime": ["tokenLifetimeSeconds", "number"],
-  "--rpm": ["requestsPerMinute", "number"],
-  "--pace-ms": ["paceMs", "number"],
-  "--frame-chars": ["frameChars", "number"],
-  "--reply-text": ["replyText", "string"],
-  "--reply-bytes": ["replyBytes", "number"],
-  "--chat-path": ["chatPath", "string"],
-  "--fault": ["faults", "json"],
-  "--fault-rate": ["faultRate", "number"],
-  "--fault-pool": ["faultPool", "json"],
-  "--seed": ["seed", "number"]
-}
+const FLAGS: Readonly<Record<string, Flags.Flag>> = Object.fromEntries(
+  Object.values(Flags.flags).map((flag: Flags.Flag) => [`--${flag.name}`, flag])
+)
 
 /**
  * Parses the command line into options (decoded and checked later by the options schema). A flag value that is
@@ -76,25 +45,28 @@ export const parse = (
       if (i + 1 >= argv.length) return Either.left(`${name} needs a value`)
       value = argv[++i]
     }
-    const [key, kind] = spec
+    const { kind, option: key } = spec
     switch (kind) {
-      case "string":
+      case "text":
+      case "secret":
         options[key] = value
         break
+      case "integer":
       case "number": {
         const n = value.trim() === "" ? Number.NaN : Number(value)
         if (!Number.isFinite(n)) return Either.left(`${name} expects a number, got ${JSON.stringify(value)}`)
         options[key] = n
         break
       }
-      case "json": {
+      case "json":
+      case "jsons": {
         let json: unknown
         try {
           json = JSON.parse(value)
         } catch {
           return Either.left(`${name} expects JSON, got ${JSON.stringify(value.slice(0, 80))}`)
         }
-        if (key === "faults") {
+        if (kind === "jsons") {
           if (Array.isArray(json)) faults.push(...json)
           else faults.push(json)
         } else {
@@ -121,12 +93,4 @@ export const parse = (
  *
  * @internal
  */
-export const describeIssues = (issues: ReadonlyArray<{ readonly option: string; readonly message: string }>): string =>
-  `invalid simulator options: ${
-    issues.map(({ message, option }) => {
-      const root = /^[A-Za-z]+/.exec(option)?.[0] ?? option
-      const flag = Object.entries(FLAGS).find(([, [key]]) => key === root)?.[0]
-      const problem = `${message.slice(0, 1).toLowerCase()}${message.slice(1)}`
-      return flag === undefined ? `${option}: ${problem}` : `${flag}${option.slice(root.length)}: ${problem}`
-    }).join("; ")
-  }`
+export const describeIssues = Flags.describeIssues
