@@ -6,6 +6,7 @@
  * process, a GC of the other side's garbage, CPU frequency) falls on both sides alike; the median of the samples
  * drops the outliers of either.
  */
+import { PCGRandom } from "effect/Utils"
 
 /** Nanoseconds since an arbitrary origin. */
 export const now = (): bigint => process.hrtime.bigint()
@@ -143,14 +144,11 @@ export const table = (rows: ReadonlyArray<Row>): string => {
   return [render(header), rule, ...lines.map(render)].join("\n")
 }
 
-/** A deterministic generator (mulberry32), so that every run benchmarks the same data. */
-export const random = (seed: number) => {
-  let state = seed >>> 0
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+/**
+ * A deterministic generator, so that every run benchmarks the same data: Effect's PCG (the generator behind
+ * `Random.make`), read synchronously.
+ */
+export const random = (seed: number): () => number => {
+  const pcg = new PCGRandom(seed)
+  return () => pcg.number()
 }

@@ -1,4 +1,5 @@
 import { charactersPerToken } from "@genesys-llm/core/TokenEstimator"
+import { PCGRandom } from "effect/Utils"
 
 /**
  * What one answer sends: its content frames and its usage. A plan is a value: replaying a key replays the plan,
@@ -60,30 +61,18 @@ const WORDS: ReadonlyArray<string> = [
 
 const ASCII_WORDS = WORDS.filter((w) => /^[\x20-\x7e]+$/.test(w))
 
-/** A small deterministic generator (mulberry32): the reply depends on the request body only. */
-const generator = (seed: number) => {
-  let state = seed >>> 0
-  return (): number => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /** The seed of a body: the first 32 bits of its sha256 (hex). */
 export const seedOf = (sha256Hex: string): number => Number.parseInt(sha256Hex.slice(0, 8), 16)
 
 /**
  * The text a prompt gets: a fixed opening naming the size of the prompt (never its text), then 8 to 47 words
- * drawn from the seed.
+ * drawn from the seed by Effect's PCG (the generator behind `Random.make`).
  */
 export const composeText = (seed: number, messages: number): string => {
-  const next = generator(seed)
-  const count = 8 + Math.floor(next() * 40)
+  const random = new PCGRandom(seed)
+  const count = 8 + random.integer(40)
   const words: Array<string> = []
-  for (let i = 0; i < count; i++) words.push(WORDS[Math.floor(next() * WORDS.length)])
+  for (let i = 0; i < count; i++) words.push(WORDS[random.integer(WORDS.length)])
   return `Simulated reply to ${messages} message${messages === 1 ? "" : "s"}: ${words.join(" ")}.`
 }
 
@@ -156,9 +145,9 @@ const BLOCK_SIZE = 65_536
  * constant whatever the size (benchmarks stream hundreds of megabytes through it).
  */
 export const sizedPlan = (bytes: number, frameChars: number, seed: number): ReplyPlan => {
-  const next = generator(seed)
+  const random = new PCGRandom(seed)
   let block = ""
-  while (block.length < BLOCK_SIZE) block += ASCII_WORDS[Math.floor(next() * ASCII_WORDS.length)] + " "
+  while (block.length < BLOCK_SIZE) block += ASCII_WORDS[random.integer(ASCII_WORDS.length)] + " "
   block = block.slice(0, BLOCK_SIZE)
   const doubled = block + block
   const frameCount = Math.ceil(bytes / frameChars)
