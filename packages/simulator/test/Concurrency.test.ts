@@ -1,11 +1,12 @@
 import { assert, describe, it } from "@effect/vitest"
+import { TestHelpers } from "@genesys-llm/testing"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as TestClock from "effect/TestClock"
 import * as Crypto from "node:crypto"
 import * as GatewaySimulator from "../src/GatewaySimulator.js"
 import * as Reply from "../src/internal/reply.js"
-import { chat, clientLayer, eventually, payload, replyOf, token } from "./utils.js"
+import { chat, clientLayer, payload, replyOf, token } from "./utils.js"
 
 const STREAMS = 200
 
@@ -24,7 +25,7 @@ describe("concurrency", () => {
         (i) => Effect.map(chat(simulator, bearer, payload(`question number ${i}`), `key-${i}`), (a) => ({ i, a })),
         { concurrency: "unbounded" }
       ).pipe(Effect.fork)
-      yield* eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === STREAMS))
+      yield* TestHelpers.eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === STREAMS))
       const open = (yield* simulator.control.requests).filter((r) => r.outcome === "stalled")
       assert.strictEqual(open.length, STREAMS)
       yield* TestClock.adjust("1 second")

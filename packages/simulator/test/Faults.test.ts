@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
+import { TestHelpers } from "@genesys-llm/testing"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -7,18 +8,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as GatewaySimulator from "../src/GatewaySimulator.js"
-import {
-  chat,
-  chatRequest,
-  clientLayer,
-  eventually,
-  payload,
-  rawChat,
-  replyOf,
-  send,
-  token,
-  tokenRequest
-} from "./utils.js"
+import { chat, chatRequest, clientLayer, payload, rawChat, replyOf, send, token, tokenRequest } from "./utils.js"
 
 const simulatorWithToken = (options: GatewaySimulator.OptionsInput = {}) =>
   Effect.gen(function*() {
@@ -127,7 +117,7 @@ describe("arrival faults", () => {
       const { bearer, simulator } = yield* simulatorWithToken()
       yield* simulator.control.enqueue({ kind: "delay", ms: 4000 })
       const fiber = yield* Effect.fork(chat(simulator, bearer, payload(), "k"))
-      yield* eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === 1))
+      yield* TestHelpers.eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === 1))
       assert.strictEqual((yield* lastRecord(simulator)).outcome, "delayed")
       yield* TestClock.adjust("3999 millis")
       assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
@@ -161,7 +151,7 @@ describe("stream faults", () => {
       const full = replyOf((yield* chat(simulator, bearer, payload(), "k0")).text)
       yield* simulator.control.enqueue({ kind: "stall", afterFrames: 2, ms: 10_000 })
       const fiber = yield* Effect.fork(streamChat(simulator, bearer, payload(), "k1"))
-      yield* eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === 1))
+      yield* TestHelpers.eventually(Effect.map(TestClock.sleeps(), (sleeps) => sleeps.length === 1))
       const during = yield* lastRecord(simulator)
       assert.deepStrictEqual([during.outcome, during.frames], ["stalled", 2])
       yield* TestClock.adjust("10 seconds")
@@ -176,7 +166,7 @@ describe("stream faults", () => {
       const { bearer, simulator } = yield* simulatorWithToken()
       yield* simulator.control.enqueue({ kind: "stall", afterFrames: 3 })
       const fiber = yield* Effect.fork(rawChat(simulator, bearer, payload(), "k"))
-      yield* eventually(Effect.map(lastRecord(simulator), (r) => r.outcome === "stalled"))
+      yield* TestHelpers.eventually(Effect.map(lastRecord(simulator), (r) => r.outcome === "stalled"))
       assert.isTrue(Chunk.isEmpty(yield* TestClock.sleeps()))
       assert.isTrue(Option.isNone(yield* Fiber.poll(fiber)))
       return fiber

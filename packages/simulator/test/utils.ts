@@ -3,7 +3,6 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import * as TestServices from "effect/TestServices"
 import * as Net from "node:net"
 import type * as GatewaySimulator from "../src/GatewaySimulator.js"
 
@@ -188,17 +187,4 @@ export const rawChat = (
     headers: { Authorization: `Bearer ${bearer}`, "Content-Type": "application/json", "Idempotency-Key": key },
     body: JSON.stringify(body),
     ...(until === undefined ? {} : { until })
-  })
-
-/**
- * Waits on the real clock until a condition (checked in the test's own context) holds: lets the server reach a
- * point, such as a pending sleep, before a test moves `TestClock`.
- */
-export const eventually = <E, R>(condition: Effect.Effect<boolean, E, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 2000; i++) {
-      if (yield* condition) return
-      yield* TestServices.provideLive(Effect.sleep("5 millis"))
-    }
-    return yield* Effect.dieMessage("the condition never held")
   })

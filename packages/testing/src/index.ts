@@ -26,6 +26,11 @@ export * as TestGateway from "./TestGateway.js"
 /**
  * @since 0.1.0
  */
+export * as TestHelpers from "./TestHelpers.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as TestMetricsWebhook from "./TestMetricsWebhook.js"
 
 /**

@@ -10,6 +10,7 @@ import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
+import { failureOf, failureTagged } from "../src/TestHelpers.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
 import { chatRequests, frames, key, layer, payload, request, tokenRequests } from "./gatewayHelpers.js"
 
@@ -39,23 +40,6 @@ const doneOf = (events: ReadonlyArray<Timed>): Gateway.Done => {
   const last = events[events.length - 1]?.event
   assert.strictEqual(last?._tag, "Done")
   return last as Gateway.Done
-}
-
-const failureOf = <A>(exit: Exit.Exit<A, Gateway.GatewayError>): Gateway.GatewayError => {
-  assert.isTrue(Exit.isFailure(exit), "expected the call to fail")
-  if (Exit.isSuccess(exit)) throw new Error("unreachable")
-  const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  assert.isDefined(failure, `expected a typed failure, got ${String(exit.cause)}`)
-  return failure!
-}
-
-const failureTagged = <T extends Gateway.GatewayError["_tag"]>(
-  exit: Exit.Exit<unknown, Gateway.GatewayError>,
-  tag: T
-): Extract<Gateway.GatewayError, { readonly _tag: T }> => {
-  const error = failureOf(exit)
-  assert.strictEqual(error._tag, tag, error.message)
-  return error as Extract<Gateway.GatewayError, { readonly _tag: T }>
 }
 
 // Errors compared by their fields: a failed Effect's error carries a span-annotated stack that deep equality

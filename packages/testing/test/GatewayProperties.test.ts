@@ -11,6 +11,7 @@ import * as Fiber from "effect/Fiber"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
+import { failureTagged } from "../src/TestHelpers.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
 import { chatRequests, layer, request } from "./gatewayHelpers.js"
 
@@ -98,8 +99,7 @@ describe("Gateway properties", () => {
               assert.strictEqual(endedAt, sent[sent.length - 1].at)
             }
           } else {
-            const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-            assert.strictEqual(error?._tag, "RetriesExhausted")
+            failureTagged(exit, "RetriesExhausted")
             assert.strictEqual(sent.length, maxAttempts)
           }
         }).pipe(Effect.provide(layer(handler)), Effect.withRandom(Random.fixed(draws as [number, ...Array<number>])))

@@ -5,7 +5,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import type { AuditEntry } from "@genesys-llm/core"
 import { Metrics, MetricsWebhook, Outbox } from "@genesys-llm/core"
-import { MemoryFileSystem, TestOutbox } from "@genesys-llm/testing"
+import { MemoryFileSystem, TestHelpers, TestOutbox } from "@genesys-llm/testing"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -60,16 +60,6 @@ const record = (i: number, overrides: Partial<AuditEntry.CallRecord> = {}): Audi
   ...overrides
 })
 
-// Lets the webhook's fibers run until `condition` holds, without moving the clock.
-const eventually = <R>(condition: Effect.Effect<boolean, never, R>) =>
-  Effect.gen(function*() {
-    for (let i = 0; i < 10_000; i++) {
-      if (yield* condition) return
-      yield* Effect.yieldNow()
-    }
-    assert.fail("condition never held")
-  })
-
 const startWebhook = (
   receiver: Effect.Effect.Success<typeof makeReceiver>,
   options: Partial<MetricsWebhook.Options> = {}
@@ -115,8 +105,8 @@ describe("MetricsWebhook", () => {
       const cost = yield* webhook.publish(record(1))
       assert.strictEqual(cost, 0.000084)
       yield* webhook.publish(record(2, { modelId: "premium-model", tokensUsed: 10 }))
-      yield* eventually(Effect.map(Ref.get(receiver.received), (r) => r.length === 2))
-      yield* eventually(Effect.map(webhook.pending, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(Ref.get(receiver.received), (r) => r.length === 2))
+      yield* TestHelpers.eventually(Effect.map(webhook.pending, (n) => n === 0))
       const [first, second] = yield* Ref.get(receiver.received)
       assert.deepStrictEqual(Object.keys(first).sort(), [
         "cost_estimate_usd",
@@ -162,9 +152,9 @@ describe("MetricsWebhook", () => {
       )
       const webhook = Context.get(context, MetricsWebhook.MetricsWebhook)
       for (const i of [1, 2, 3]) yield* webhook.publish(record(i))
-      yield* eventually(Effect.map(webhook.pending, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(webhook.pending, (n) => n === 0))
       assert.deepStrictEqual(inFileWhenSent, [true, true, true])
-      yield* eventually(Effect.map(outboxLines, (lines) => lines.length === 0))
+      yield* TestHelpers.eventually(Effect.map(outboxLines, (lines) => lines.length === 0))
       yield* Scope.close(scope, Exit.void)
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
 
@@ -180,10 +170,10 @@ describe("MetricsWebhook", () => {
       )
       const webhook = Context.get(context, MetricsWebhook.MetricsWebhook)
       yield* webhook.publish(record(1))
-      yield* eventually(Effect.map(Effect.provide(TestOutbox.journal, context), (ops) => ops.length === 3))
+      yield* TestHelpers.eventually(Effect.map(Effect.provide(TestOutbox.journal, context), (ops) => ops.length === 3))
       yield* Ref.set(receiver.mode, "up")
       yield* TestClock.adjust("1 second")
-      yield* eventually(Effect.map(webhook.pending, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(webhook.pending, (n) => n === 0))
       const journal = yield* Effect.provide(TestOutbox.journal, context)
       const [id] = (yield* Ref.get(receiver.received)).map((e) => e.event_id)
       assert.deepStrictEqual(journal, [
@@ -218,7 +208,7 @@ describe("MetricsWebhook", () => {
       assert.strictEqual(yield* Fiber.join(call), 0.000084)
       assert.strictEqual(yield* webhook.pending, 1)
       yield* Deferred.succeed(gate, undefined)
-      yield* eventually(Effect.map(Ref.get(receiver.received), (r) => r.length === 1))
+      yield* TestHelpers.eventually(Effect.map(Ref.get(receiver.received), (r) => r.length === 1))
       yield* Scope.close(scope, Exit.void)
     }))
 
@@ -248,7 +238,7 @@ describe("MetricsWebhook", () => {
       yield* TestClock.adjust("2999 millis")
       assert.strictEqual((yield* Metric.value(timeouts)).count - before, 0)
       yield* TestClock.adjust("1 millis")
-      yield* eventually(Effect.map(Metric.value(timeouts), (state) => state.count - before === 1))
+      yield* TestHelpers.eventually(Effect.map(Metric.value(timeouts), (state) => state.count - before === 1))
       assert.strictEqual(yield* webhook.outboxSize, 1)
       assert.strictEqual((yield* outboxLines).length, 1)
       yield* close
@@ -263,7 +253,7 @@ describe("MetricsWebhook", () => {
         redelivery: { initialDelay: "1 second", maxDelay: "8 seconds" }
       })
       yield* Effect.forEach([1, 2, 3, 4, 5], (i) => webhook.publish(record(i)), { discard: true })
-      yield* eventually(Effect.map(webhook.outboxSize, (n) => n === 5))
+      yield* TestHelpers.eventually(Effect.map(webhook.outboxSize, (n) => n === 5))
       const kept = yield* outboxLines
       assert.strictEqual(kept.length, 5)
       assert.deepStrictEqual(kept.map((e) => e.latency_ms), [101, 102, 103, 104, 105])
@@ -276,7 +266,7 @@ describe("MetricsWebhook", () => {
       yield* Ref.set(receiver.mode, "up")
       yield* webhook.publish(record(6)) // joins the outbox behind the older ones
       yield* TestClock.adjust("8 seconds")
-      yield* eventually(Effect.map(webhook.outboxSize, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(webhook.outboxSize, (n) => n === 0))
 
       const received = yield* Ref.get(receiver.received)
       const ids = received.map((e) => e.event_id)
@@ -297,7 +287,7 @@ describe("MetricsWebhook", () => {
       yield* Ref.set(receiver.mode, "503")
       const { close, webhook } = yield* startWebhook(receiver)
       yield* webhook.publish(record(1))
-      yield* eventually(Effect.map(webhook.outboxSize, (n) => n === 1))
+      yield* TestHelpers.eventually(Effect.map(webhook.outboxSize, (n) => n === 1))
       yield* close
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
 
@@ -308,7 +298,7 @@ describe("MetricsWebhook", () => {
       const first = yield* startWebhook(receiver)
       yield* first.webhook.publish(record(1))
       yield* first.webhook.publish(record(2))
-      yield* eventually(Effect.map(first.webhook.pending, (n) => n === 2))
+      yield* TestHelpers.eventually(Effect.map(first.webhook.pending, (n) => n === 2))
       yield* first.close
       const kept = yield* outboxLines
       assert.deepStrictEqual(kept.map((e) => e.latency_ms).sort(), [101, 102])
@@ -316,11 +306,11 @@ describe("MetricsWebhook", () => {
       yield* Ref.set(receiver.mode, "up")
       const second = yield* startWebhook(receiver)
       assert.strictEqual(yield* second.webhook.outboxSize, 2)
-      yield* eventually(Effect.map(second.webhook.outboxSize, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(second.webhook.outboxSize, (n) => n === 0))
       const received = yield* Ref.get(receiver.received)
       assert.deepStrictEqual(received.map((e) => e.event_id).sort(), kept.map((e) => e.event_id).sort())
       // The acknowledgements reach the file right after they leave the outbox's count.
-      yield* eventually(Effect.map(outboxLines, (lines) => lines.length === 0))
+      yield* TestHelpers.eventually(Effect.map(outboxLines, (lines) => lines.length === 0))
       yield* second.close
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
 
@@ -334,7 +324,7 @@ describe("MetricsWebhook", () => {
       const first = yield* startWebhook(receiver, { maxOutboxEntries: 3 })
       for (const i of [1, 2, 3, 4, 5]) {
         yield* first.webhook.publish(record(i))
-        yield* eventually(Effect.map(first.webhook.pending, (n) => n === Math.min(i, 3)))
+        yield* TestHelpers.eventually(Effect.map(first.webhook.pending, (n) => n === Math.min(i, 3)))
       }
       assert.deepStrictEqual((yield* outboxLines).map((e) => e.latency_ms), [103, 104, 105])
       assert.strictEqual((yield* Metric.value(dropped)).count - before, 2)
@@ -343,7 +333,7 @@ describe("MetricsWebhook", () => {
       yield* fs.writeFileString(outboxPath, "{\"event\":\"llm_prompt_comp", { flag: "a" })
       yield* Ref.set(receiver.mode, "up")
       const second = yield* startWebhook(receiver, { maxOutboxEntries: 3 })
-      yield* eventually(Effect.map(second.webhook.outboxSize, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(second.webhook.outboxSize, (n) => n === 0))
       assert.deepStrictEqual((yield* Ref.get(receiver.received)).map((e) => e.latency_ms), [103, 104, 105])
       yield* second.close
     }).pipe(Effect.provide(MemoryFileSystem.layer())))
@@ -358,12 +348,12 @@ describe("MetricsWebhook", () => {
       yield* control.setCapacity(0)
       const { close, webhook } = yield* startWebhook(receiver)
       yield* webhook.publish(record(1))
-      yield* eventually(Effect.map(webhook.outboxSize, (n) => n === 1))
+      yield* TestHelpers.eventually(Effect.map(webhook.outboxSize, (n) => n === 1))
       assert.strictEqual((yield* Metric.value(failures)).count - before, 1)
       yield* control.setCapacity(undefined)
       yield* Ref.set(receiver.mode, "up")
       yield* TestClock.adjust("1 second")
-      yield* eventually(Effect.map(webhook.outboxSize, (n) => n === 0))
+      yield* TestHelpers.eventually(Effect.map(webhook.outboxSize, (n) => n === 0))
       assert.strictEqual((yield* Ref.get(receiver.received)).length, 1)
       yield* close
       assert.deepStrictEqual(yield* outboxLines, [])

@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestGateway from "../src/TestGateway.js"
+import { failureTagged } from "../src/TestHelpers.js"
 
 const payload: Prompt.PromptPayload = {
   systemInstructions: [],
@@ -73,16 +74,10 @@ describe("TestGateway", () => {
     Effect.gen(function*() {
       const { events, exit } = yield* run()
       assert.deepStrictEqual(events.map(([, e]) => e._tag), ["Delta"])
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        const error = exit.cause.error
-        assert.strictEqual(error._tag, "StreamInterrupted")
-        if (error._tag === "StreamInterrupted") {
-          assert.strictEqual(error.reason, "stall")
-          assert.strictEqual(error.deliveredText, "partial")
-          assert.strictEqual(error.completionTokens, 2)
-        }
-      }
+      const error = failureTagged(exit, "StreamInterrupted")
+      assert.strictEqual(error.reason, "stall")
+      assert.strictEqual(error.deliveredText, "partial")
+      assert.strictEqual(error.completionTokens, 2)
     }).pipe(Effect.provide(TestGateway.layer(
       TestGateway.script(TestGateway.text("partial", 10), TestGateway.usage(2), TestGateway.interrupt("stall", 10_000))
     ))))
@@ -90,10 +85,7 @@ describe("TestGateway", () => {
   it.effect("fail fails with the given error; records every request", () =>
     Effect.gen(function*() {
       const { exit } = yield* run()
-      assert.isTrue(Exit.isFailure(exit))
-      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
-        assert.strictEqual(exit.cause.error._tag, "GatewayRejected")
-      }
+      assert.strictEqual(failureTagged(exit, "GatewayRejected").status, 400)
       const second = yield* run(undefined, "k-2")
       assert.isTrue(Exit.isSuccess(second.exit))
       const recorder = yield* TestGateway.TestGateway
