@@ -43,38 +43,79 @@ describe("Retry", () => {
   })
 
   const settings = FastCheck.record({
-    failures: FastCheck.integer({ min: 1, max: 100 }),
     baseMillis: FastCheck.integer({ min: 0, max: 10_000 }),
     capMillis: FastCheck.integer({ min: 0, max: 60_000 }),
     retryAfterCapMillis: FastCheck.integer({ min: 0, max: 120_000 })
   })
-  const random = FastCheck.double({ min: 0, max: 1, noNaN: true })
-
-  it.prop("every backoff lies within [0, min(cap, base * 2^(n-1))]", [settings, random], ([s, r]) => {
-    const delay = Retry.retryDelay(s, undefined, r)
-    const ceiling = Math.min(s.capMillis, s.baseMillis * 2 ** (s.failures - 1))
-    assert.isTrue(Number.isInteger(delay))
-    assert.isTrue(delay >= 0 && delay <= ceiling, `${delay} not in [0, ${ceiling}]`)
+  // One failed attempt: the wait its response asked for (or none) and the random draw of its jitter.
+  const failure = FastCheck.record({
+    retryAfter: FastCheck.option(FastCheck.integer({ min: 0, max: 1_000_000 }), { nil: undefined }),
+    random: FastCheck.double({ min: 0, max: 1, noNaN: true })
   })
+  const failures = FastCheck.array(failure, { minLength: 1, maxLength: 200 })
+
+  type Settings = typeof settings extends FastCheck.Arbitrary<infer A> ? A : never
+  type Failure = typeof failure extends FastCheck.Arbitrary<infer A> ? A : never
+
+  // The sleeps of a call whose attempts all fail, as the gateway takes them: after each failure the next delay,
+  // unless a sleep that long would reach the deadline (then the call stops retrying).
+  const schedule = (s: Settings, start: number, deadline: number, all: ReadonlyArray<Failure>) => {
+    const sleeps: Array<{ readonly at: number; readonly delay: number; readonly asked: boolean }> = []
+    let now = start
+    for (const [i, { random, retryAfter }] of all.entries()) {
+      const delay = Retry.retryDelay({ ...s, failures: i + 1 }, retryAfter, random)
+      if (Retry.passesDeadline(now, delay, deadline)) break
+      sleeps.push({ at: now, delay, asked: retryAfter !== undefined })
+      now += delay
+    }
+    return { sleeps, end: now }
+  }
 
   it.prop(
-    "a Retry-After is honoured up to its cap",
-    [settings, FastCheck.integer({ min: 0, max: 1_000_000 }), random],
-    ([s, retryAfter, r]) => {
-      assert.strictEqual(Retry.retryDelay(s, retryAfter, r), Math.min(retryAfter, s.retryAfterCapMillis))
+    "over many attempts every sleep is whole, non-negative and within its cap",
+    [settings, failures],
+    ([s, all]) => {
+      const { sleeps } = schedule(s, 0, Number.POSITIVE_INFINITY, all)
+      assert.strictEqual(sleeps.length, all.length, "with no deadline every failure is followed by a sleep")
+      for (const { asked, delay } of sleeps) {
+        assert.isTrue(Number.isInteger(delay) && delay >= 0, `${delay}`)
+        assert.isAtMost(delay, asked ? s.retryAfterCapMillis : s.capMillis)
+      }
     }
   )
 
   it.prop(
-    "no sleep that passes the deadline check ends at or after the deadline",
-    [
-      FastCheck.integer({ min: 0, max: 1e9 }),
-      FastCheck.integer({ min: 0, max: 1e6 }),
-      FastCheck.integer({ min: 0, max: 1e9 })
-    ],
-    ([now, delay, deadline]) => {
-      if (!Retry.passesDeadline(now, delay, deadline)) assert.isTrue(now + delay < deadline)
-      else assert.isTrue(now + delay >= deadline)
+    "over many attempts no sleep reaches the deadline, and the call stops at the first one that would",
+    [settings, failures, FastCheck.integer({ min: 0, max: 1e9 }), FastCheck.integer({ min: 0, max: 200_000 })],
+    ([s, all, start, budget]) => {
+      const deadline = start + budget
+      const { end, sleeps } = schedule(s, start, deadline, all)
+      for (const { at, delay } of sleeps) assert.isBelow(at + delay, deadline)
+      assert.isTrue(end === start || end < deadline)
+      if (sleeps.length < all.length) {
+        const next = all[sleeps.length]
+        const delay = Retry.retryDelay({ ...s, failures: sleeps.length + 1 }, next.retryAfter, next.random)
+        assert.isAtLeast(end + delay, deadline, "it stopped although the next sleep fitted")
+      }
+    }
+  )
+
+  it.prop(
+    "without Retry-After the widest sleeps double from the base and then stay at the cap",
+    [settings, FastCheck.integer({ min: 1, max: 100 })],
+    ([s, n]) => {
+      const widest = schedule(
+        s,
+        0,
+        Number.POSITIVE_INFINITY,
+        Array.from({ length: n }, () => ({ random: 1, retryAfter: undefined }))
+      )
+        .sleeps.map(({ delay }) => delay)
+      widest.forEach((delay, i) => {
+        if (i > 0) assert.isAtLeast(delay, widest[i - 1])
+        assert.isAtMost(delay, s.capMillis)
+        if (delay < s.capMillis) assert.strictEqual(delay, s.baseMillis * 2 ** i)
+      })
     }
   )
 })
