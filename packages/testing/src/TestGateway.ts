@@ -166,7 +166,9 @@ const pick = (scripts: Scripts, request: Gateway.Request, index: number): Script
   return list[Math.min(index, list.length - 1)]
 }
 
-// When the call's first observable outcome comes: the first step's delay (a Hang: never). The call falls back when that moment is at or past the deadline, as the real one does.
+// When the call's first observable outcome comes: the first step's delay (a Hang: never). The call falls back when
+// that moment is later than the deadline: a first frame at exactly the deadline is delivered, as the real gateway
+// delivers it (GatewayContract.test.ts holds the two together).
 const firstOutcomeAt = (steps: ReadonlyArray<Step>): number | undefined => {
   const first = steps[0]
   if (first === undefined) return undefined
@@ -195,7 +197,7 @@ const play = (
       skippedFrames: plan.skippedFrames,
       correlationId: plan.correlationId
     })
-    if (first !== undefined && first >= maxLatency) {
+    if (first !== undefined && first > maxLatency) {
       return Stream.fromEffect(sleep(maxLatency)).pipe(
         Stream.flatMap(() =>
           Stream.make<[Gateway.Event, Gateway.Event]>(
@@ -246,6 +248,7 @@ const play = (
                     reason: step.reason,
                     detail: "scripted interruption",
                     deliveredText: delivered.join(""),
+                    deliveredCharacters: delivered.join("").length,
                     completionTokens,
                     attempts: plan.attempts,
                     ...(plan.correlationId === undefined ? {} : { correlationId: plan.correlationId })
