@@ -1,6 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Gateway, Prompt } from "@genesys-llm/core"
-import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -12,29 +11,21 @@ import * as Supervisor from "effect/Supervisor"
 import * as TestClock from "effect/TestClock"
 import { failureOf, failureTagged } from "../src/TestHelpers.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { chatRequests, frames, key, layer, payload, request, tokenRequests } from "./gatewayHelpers.js"
-
-interface Timed {
-  readonly at: number
-  readonly event: Gateway.Event
-}
+import {
+  chatRequests,
+  frames,
+  key,
+  layer,
+  payload,
+  request,
+  runTimed,
+  type Timed,
+  tokenRequests
+} from "./gatewayHelpers.js"
 
 // Runs one call on the TestClock: the events with the virtual time each arrived, the exit and when it ended.
 const run = (req: Gateway.Request = request(), advance: Duration.DurationInput = "10 minutes") =>
-  Effect.gen(function*() {
-    const gateway = yield* Gateway.Gateway
-    const events: Array<Timed> = []
-    const fiber = yield* gateway.stream(req).pipe(
-      Stream.tap((event) => Effect.map(Clock.currentTimeMillis, (at) => events.push({ at, event }))),
-      Stream.runDrain,
-      Effect.exit,
-      Effect.zip(Clock.currentTimeMillis),
-      Effect.fork
-    )
-    yield* TestClock.adjust(advance)
-    const [exit, endedAt] = yield* Fiber.join(fiber)
-    return { events, exit, endedAt }
-  })
+  Effect.flatMap(Gateway.Gateway, (gateway) => runTimed(gateway.stream(req), advance))
 
 const doneOf = (events: ReadonlyArray<Timed>): Gateway.Done => {
   const last = events[events.length - 1]?.event

@@ -5,18 +5,16 @@
 // stands for fails here.
 import { assert, describe, it } from "@effect/vitest"
 import { Gateway } from "@genesys-llm/core"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
 import * as Random from "effect/Random"
-import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import * as TestGateway from "../src/TestGateway.js"
 import { failureOf } from "../src/TestHelpers.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { layer, request } from "./gatewayHelpers.js"
+import { layer, request, runTimed } from "./gatewayHelpers.js"
 
 /** One step of a scenario, each `delayMillis` after the previous one. */
 type Step =
@@ -148,27 +146,13 @@ const fieldsOf = (error: Gateway.GatewayError) => {
   return fields
 }
 
-// One call on the TestClock: each event with the virtual time it came, how the call ended and when.
+// One call on the TestClock: each event with the virtual time it came, how the call ended (the fields of its error)
+// and when.
 const play = (scenario: Scenario) =>
   Effect.gen(function*() {
     const gateway = yield* Gateway.Gateway
-    const start = yield* Clock.currentTimeMillis
-    const events: Array<readonly [number, Gateway.Event]> = []
-    const fiber = yield* gateway.stream(request(scenario.options)).pipe(
-      Stream.tap((event) => Effect.map(Clock.currentTimeMillis, (at) => events.push([at - start, event]))),
-      Stream.runDrain,
-      Effect.exit,
-      Effect.zip(Clock.currentTimeMillis),
-      Effect.fork
-    )
-    yield* TestClock.adjust("10 minutes")
-    const [exit, endedAt] = yield* Fiber.join(fiber)
-    return {
-      events,
-      endedAt: endedAt - start,
-      exit: Exit.match(exit, { onFailure: () => "failed", onSuccess: () => "succeeded" }),
-      error: Exit.isFailure(exit) ? fieldsOf(failureOf(exit)) : undefined
-    }
+    const { endedAt, events, exit } = yield* runTimed(gateway.stream(request(scenario.options)))
+    return { events, endedAt, error: Exit.isFailure(exit) ? fieldsOf(failureOf(exit)) : undefined }
   })
 
 // `Gateway.complete` on the TestClock: its Completion, or the fields of its error.

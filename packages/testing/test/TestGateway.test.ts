@@ -1,13 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Gateway, type Prompt } from "@genesys-llm/core"
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as TestGateway from "../src/TestGateway.js"
 import { failureTagged } from "../src/TestHelpers.js"
+import { runTimed } from "./gatewayHelpers.js"
 
 const payload: Prompt.PromptPayload = {
   systemInstructions: [],
@@ -17,20 +14,12 @@ const payload: Prompt.PromptPayload = {
   modelId: "m"
 }
 
+// A call on the TestClock: its events as [time, event] and its exit.
 const run = (options?: Gateway.CallOptions, key = "k-1") =>
   Effect.gen(function*() {
     const gateway = yield* Gateway.Gateway
-    const events: Array<readonly [number, Gateway.Event]> = []
-    const start = yield* Clock.currentTimeMillis
-    const fiber = yield* gateway.stream({ payload, idempotencyKey: key, options }).pipe(
-      Stream.tap((event) => Effect.map(Clock.currentTimeMillis, (at) => events.push([at - start, event]))),
-      Stream.runDrain,
-      Effect.exit,
-      Effect.fork
-    )
-    yield* TestClock.adjust("1 minute")
-    const exit = yield* Fiber.join(fiber)
-    return { events, exit }
+    const { events, exit } = yield* runTimed(gateway.stream({ payload, idempotencyKey: key, options }), "1 minute")
+    return { events: events.map(({ at, event }) => [at, event] as const), exit }
   })
 
 describe("TestGateway", () => {

@@ -11,9 +11,14 @@ import {
   TokenProvider,
   Validation
 } from "@genesys-llm/core"
+import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
 
@@ -92,3 +97,32 @@ export const input = {
   maxTokens: 256,
   modelId: "model-a"
 }
+
+/** One event of a call and the virtual time it came, counted from the call's start. */
+export interface Timed {
+  readonly at: number
+  readonly event: Gateway.Event
+}
+
+/**
+ * Runs a call's stream on the TestClock (moved by `advance`): each event with the time it came, how the call ended
+ * and when, all counted from the start.
+ */
+export const runTimed = <R>(
+  stream: Stream.Stream<Gateway.Event, Gateway.GatewayError, R>,
+  advance: Duration.DurationInput = "10 minutes"
+) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const events: Array<Timed> = []
+    const fiber = yield* stream.pipe(
+      Stream.tap((event) => Effect.map(Clock.currentTimeMillis, (at) => events.push({ at: at - start, event }))),
+      Stream.runDrain,
+      Effect.exit,
+      Effect.zip(Clock.currentTimeMillis),
+      Effect.fork
+    )
+    yield* TestClock.adjust(advance)
+    const [exit, endedAt] = yield* Fiber.join(fiber)
+    return { events, exit, endedAt: endedAt - start }
+  })
