@@ -545,3 +545,21 @@ export const verify: (path: string) => Effect.Effect<VerifyResult, AuditReadErro
     )
     return resultOf(verifier)
   })
+
+/**
+ * Verifies a chain held elsewhere than in a file (a database table, say), one line's text at a time, in order:
+ * the same checks as `verify`, line by line, stopping at the first break. Each element is a line's text without
+ * its newline; memory stays bounded by the longest line.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const verifyLines = <E, R>(lines: Stream.Stream<string, E, R>): Effect.Effect<VerifyResult, E, R> =>
+  Effect.suspend(() => {
+    const verifier = new LineVerifier()
+    return lines.pipe(
+      Stream.takeWhile(() => verifier.broken === undefined),
+      Stream.runForEach((text) => Effect.sync(() => verifier.feed(encoder.encode(`${text}\n`)))),
+      Effect.map(() => resultOf(verifier))
+    )
+  })

@@ -1,5 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
+import * as Stream from "effect/Stream"
 import * as AuditEntry from "../src/AuditEntry.js"
 import * as AuditLog from "../src/AuditLog.js"
 // The chunked verifier behind `verify` is internal; the test reaches it directly.
@@ -121,4 +123,21 @@ describe("AuditLog.verify", () => {
     for (let i = 0; i < bytes.length; i += 7) verifier.feed(bytes.subarray(i, i + 7))
     assert.strictEqual((verifier.finish() as { lines: number }).lines, 30)
   })
+})
+
+describe("AuditLog.verifyLines", () => {
+  it.effect("checks a stream of line texts as verify checks a file, naming the first bad line", () =>
+    Effect.gen(function*() {
+      const lines = chain(5)
+      const intact = yield* AuditLog.verifyLines(Stream.fromIterable(lines))
+      assert.strictEqual(intact._tag, "Intact")
+      const edited = [...lines]
+      edited[2] = edited[2].replace("\"tokensUsed\":2", "\"tokensUsed\":3")
+      const broken = brokenAt(yield* AuditLog.verifyLines(Stream.fromIterable(edited)))
+      assert.strictEqual(broken.line, 3)
+      assert.strictEqual(broken.reason, "edited")
+      const removed = brokenAt(yield* AuditLog.verifyLines(Stream.fromIterable([lines[0], lines[2]])))
+      assert.strictEqual(removed.line, 2)
+      assert.strictEqual(removed.reason, "removed-or-reordered")
+    }))
 })

@@ -1,0 +1,9 @@
+/**
+ * @since 0.1.0
+ */
+export * as PgMigrations from "./PgMigrations.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as PgAuditSink from "./PgAuditSink.js"
