@@ -7,3 +7,8 @@ export * as PgMigrations from "./PgMigrations.js"
  * @since 0.1.0
  */
 export * as PgAuditSink from "./PgAuditSink.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as PgOutbox from "./PgOutbox.js"
