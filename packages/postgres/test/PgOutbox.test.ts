@@ -4,6 +4,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { MetricsWebhook, Outbox } from "@genesys-llm/core"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -65,6 +66,9 @@ const outboxOf = (url: string) =>
     Layer.provideMerge(clientOf(url, 3))
   )
 
+// The outbox of an instance, for the current scope.
+const openOutbox = (url: string) => Effect.map(Layer.build(outboxOf(url)), Context.get(Outbox.Outbox))
+
 const deliverer = (url: string, hook: string) =>
   MetricsWebhook.layerDelivery({ url: hook, redelivery: { initialDelay: Duration.millis(20) }, concurrency: 4 }).pipe(
     Layer.provideMerge(outboxOf(url)),
@@ -115,8 +119,8 @@ describe("PgOutbox", { timeout: 90_000 }, () => {
       const hook = yield* receiver
       const ids = Array.from({ length: 120 }, () => randomUUID())
       yield* Effect.scoped(Effect.gen(function*() {
-        const outbox = yield* Effect.map(Layer.build(outboxOf(url)), (ctx) => ctx.unsafeMap.get(Outbox.Outbox.key))
-        yield* (outbox as Outbox.Service).store(ids.map(event))
+        const outbox = yield* openOutbox(url)
+        yield* outbox.store(ids.map(event))
       }))
       yield* Effect.scoped(
         Effect.zipRight(
@@ -133,10 +137,7 @@ describe("PgOutbox", { timeout: 90_000 }, () => {
   it.live("a claim whose lease ran out is due again; release gives back only the releaser's claims", () =>
     Effect.gen(function*() {
       const { url } = yield* TestDatabase
-      const [a, b] = yield* Effect.all([
-        Effect.flatMap(Layer.build(outboxOf(url)), (ctx) => Effect.succeed(ctx.unsafeMap.get(Outbox.Outbox.key))),
-        Effect.flatMap(Layer.build(outboxOf(url)), (ctx) => Effect.succeed(ctx.unsafeMap.get(Outbox.Outbox.key)))
-      ]) as unknown as [Outbox.Service, Outbox.Service]
+      const [a, b] = yield* Effect.all([openOutbox(url), openOutbox(url)])
       yield* a.store([event(randomUUID(), 1), event(randomUUID(), 2)])
       const claimedByA = yield* a.claim({ max: 10, lease: Duration.millis(300) })
       assert.strictEqual(claimedByA.length, 2)
@@ -161,8 +162,7 @@ describe("PgOutbox", { timeout: 90_000 }, () => {
   it.live("a store the database refuses waits in memory and is written once the table is back", () =>
     Effect.gen(function*() {
       const { url } = yield* TestDatabase
-      const ctx = yield* Layer.build(outboxOf(url))
-      const outbox = ctx.unsafeMap.get(Outbox.Outbox.key) as Outbox.Service
+      const outbox = yield* openOutbox(url)
       const admin = (statement: string) =>
         Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(statement)).pipe(Effect.provide(clientOf(url, 1)))
       yield* admin("ALTER TABLE webhook_outbox RENAME TO webhook_outbox_away")
