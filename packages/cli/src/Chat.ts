@@ -19,6 +19,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as ExitCode from "./ExitCode.js"
 import * as Commands from "./internal/commands.js"
+import { type Database, databaseUrl } from "./internal/database.js"
 import * as JsonError from "./internal/jsonError.js"
 import * as Output from "./internal/output.js"
 import * as Spec from "./internal/spec.js"
@@ -74,6 +75,8 @@ export interface Flags {
   readonly apiUrl: Option.Option<string>
   readonly loginUrl: Option.Option<string>
   readonly auditLog: Option.Option<string>
+  /** `--database-url`: absent in flags built by hand, as when not given. */
+  readonly databaseUrl?: Option.Option<Redacted.Redacted<string>> | undefined
   readonly webhook: Option.Option<string>
   readonly maxLatency: Option.Option<number>
   readonly fallback: Option.Option<string>
@@ -401,6 +404,14 @@ export const config = (overrides: {
 const layerFailure = (exitCode: 1 | 2, reason: string, message: string) =>
   new ExitCode.CliFailure({ exitCode, reason, message })
 
+// With a database URL, the audit sink and the outbox are its tables (`PgShared`), open for the run's scope; the
+// driver is loaded only then. A database that cannot be reached at start is exit 1, naming the setting.
+const sharedSinks = (database: Database) =>
+  Effect.promise(() => import("@genesys-llm/postgres/PgShared")).pipe(
+    Effect.flatMap((PgShared) => PgShared.make(database.url, { setting: database.setting })),
+    Effect.mapError((error) => layerFailure(1, error._tag, error.message))
+  )
+
 // Waits, within a bound, until the webhook has delivered what it holds: a one-shot command would otherwise
 // close it with the event still queued (it would then wait in the outbox for the next run).
 const awaitWebhook = Effect.flatMap(MetricsWebhook.MetricsWebhook, (webhook) =>
@@ -491,7 +502,9 @@ const executeWith = (
   Effect.gen(function*() {
     const payload = yield* readPayload(flags)
     const overrides = yield* checkFlags(flags)
-    const options = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
+    const database = yield* databaseUrl(flags.databaseUrl ?? Option.none())
+    const configured = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
+    const options = Option.isNone(database) ? configured : { ...configured, ...(yield* sharedSinks(database.value)) }
     return yield* call(payload, options, flags.json, progress).pipe(
       Effect.provide(NodePipeline.layerConfig(options)),
       Effect.catchTags({
@@ -505,6 +518,7 @@ const executeWith = (
       })
     )
   }).pipe(
+    Effect.scoped,
     Effect.catchTag(
       "CliFailure",
       (failure) =>

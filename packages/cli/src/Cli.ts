@@ -61,6 +61,10 @@ export const environment: ReadonlyArray<readonly [variable: string, meaning: str
   ["LLM_AUDIT_LOG_PATH", "Audit log file (--audit-log wins; default ./llm-audit.log)."],
   ["COST_TRACKING_WEBHOOK", "Metrics webhook URL (--webhook wins; none when unset)."],
   ["COST_TRACKING_OUTBOX_PATH", "Where undelivered webhook events wait (default ./llm-webhook-outbox.jsonl)."],
+  [
+    "GENESYS_LLM_DATABASE_URL",
+    "PostgreSQL URL (--database-url wins): the audit chain and the webhook outbox go to its tables; never printed."
+  ],
   ["LLM_MAX_LATENCY_MS", "Time to the first frame before the fallback (--max-latency wins; default 5000)."],
   ["LLM_FALLBACK_TEXT", "The fallback text (--fallback wins)."],
   ["LLM_MAX_ATTEMPTS", "Attempts before giving up on retryable failures (default 3)."],
@@ -99,7 +103,7 @@ export const exitCodes: ReadonlyArray<readonly [code: number, meaning: string]> 
 const root = Spec.make({
   name: Output.programName,
   summary: "Send prompts through the Genesys Cloud LLM gateway pipeline, run its simulator, check audit logs.",
-  subcommands: [Commands.chat, Commands.simulator, Commands.audit]
+  subcommands: [Commands.chat, Commands.simulator, Commands.audit, Commands.db]
 })
 
 // The deepest command a command line names, and its words from the program down (`genesys-llm audit verify`).
@@ -166,11 +170,14 @@ export const command = Command.make(name).pipe(
       Command.withSubcommands([
         lazy(
           Commands.auditVerify,
-          Effect.map(
-            Effect.promise(() => import("./Audit.js")),
-            (Audit) => ({ path }: { readonly path: string }) => Audit.verify(path)
-          )
+          Effect.map(Effect.promise(() => import("./Audit.js")), (Audit) => Audit.run)
         )
+      ])
+    ),
+    Command.make(Commands.db.name).pipe(
+      Command.withDescription(Commands.db.summary),
+      Command.withSubcommands([
+        lazy(Commands.dbMigrate, Effect.map(Effect.promise(() => import("./Db.js")), (Db) => Db.migrate))
       ])
     )
   ])

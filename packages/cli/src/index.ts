@@ -21,4 +21,9 @@ export * as ExitCode from "./ExitCode.js"
 /**
  * @since 0.1.0
  */
+export * as Db from "./Db.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Simulator from "./Simulator.js"

@@ -22,14 +22,14 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import {
   AuditLog,
-  type AuditSink,
+  AuditSink,
   ContextWindow,
   Fallback,
   type FileLock,
   type Gateway,
   type IdGenerator,
   MetricsWebhook,
-  type Outbox,
+  Outbox,
   Pipeline,
   type Prompt,
   SafetyPolicy,
@@ -56,6 +56,13 @@ export interface Options {
   /** The audit file; default `./llm-audit.log`. */
   readonly auditLogPath?: string | undefined
   readonly auditFsync?: AuditLog.FsyncPolicy | undefined
+  /**
+   * An audit sink to write to in place of the file (`auditLogPath` and `auditFsync` are then not used): a table
+   * shared by several instances (`@genesys-llm/postgres`'s `PgShared.make`), say.
+   */
+  readonly auditSink?: AuditSink.Service | undefined
+  /** An outbox for the webhook to deliver from in place of the file outbox (its path and fsync are then not used). */
+  readonly outbox?: Outbox.Service | undefined
   /** The cost webhook (its receiver, outbox, costs and redelivery); none when absent. */
   readonly webhook?: MetricsWebhook.Options | undefined
   /**
@@ -105,13 +112,17 @@ const compose = <E>(
     safety,
     Fallback.layer(options.fallbackText ?? options.gateway.fallbackText ?? Fallback.defaultText)
   )
-  const audit = AuditLog.layer({
-    path: options.auditLogPath ?? AuditLog.defaultPath,
-    fsync: options.auditFsync,
-    lockWait: options.lockWait
-  })
+  const audit = options.auditSink !== undefined
+    ? Layer.succeed(AuditSink.AuditSink, options.auditSink)
+    : AuditLog.layer({
+      path: options.auditLogPath ?? AuditLog.defaultPath,
+      fsync: options.auditFsync,
+      lockWait: options.lockWait
+    })
   const webhook = options.webhook === undefined
     ? MetricsWebhook.layerNoop
+    : options.outbox !== undefined
+    ? MetricsWebhook.layerDelivery(options.webhook).pipe(Layer.provide(Layer.succeed(Outbox.Outbox, options.outbox)))
     : MetricsWebhook.layer({ ...options.webhook, lockWait: options.webhook.lockWait ?? options.lockWait })
   // The audit log's lock first, then the outbox's, in every process: never two processes holding one each.
   const sinks = webhook.pipe(Layer.provideMerge(audit))

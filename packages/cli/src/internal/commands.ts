@@ -16,6 +16,14 @@ export const defaultTemperature = 0.2
 /** @internal */
 export const defaultMaxTokens = 1024
 
+/** The `--database-url` flag of the commands that use PostgreSQL. @internal */
+export const databaseUrl = (what: string) =>
+  Spec.secret(
+    "database-url",
+    "URL",
+    `PostgreSQL database URL (postgres://...), never printed; ${what} Default: $GENESYS_LLM_DATABASE_URL.`
+  )
+
 /** @internal */
 export const chat = Spec.make({
   name: "chat",
@@ -64,6 +72,9 @@ export const chat = Spec.make({
       "audit-log",
       "PATH",
       "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
+    ),
+    databaseUrl: databaseUrl(
+      "the audit chain and the webhook outbox go to its tables, shared by every instance, instead of files."
     ),
     webhook: Spec.text(
       "webhook",
@@ -131,10 +142,24 @@ export const simulator = Spec.make({
 /** @internal */
 export const auditVerify = Spec.make({
   name: "verify",
-  summary: "Check a hash-chained audit log: exit 0 when intact, 1 naming the first bad line and why, 2 when it " +
-    "cannot be read.",
-  positionals: { path: Spec.positional("PATH", "The audit log file (JSON lines).") }
+  summary: "Check a hash-chained audit log, a file or the audit_entries table of a PostgreSQL database: exit 0 " +
+    "when intact, 1 naming the first bad line (row) and why, 2 when it cannot be read.",
+  flags: { databaseUrl: databaseUrl("check its audit_entries table instead of a file.") },
+  positionals: {
+    path: Spec.optionalPositional("[PATH]", "The audit log file (JSON lines). Not with --database-url.")
+  }
 })
+
+/** @internal */
+export const dbMigrate = Spec.make({
+  name: "migrate",
+  summary: "Create or update the tables of the PostgreSQL audit chain and webhook outbox (idempotent: a second " +
+    "run changes nothing). exit 0 done, 1 the database cannot be reached or refused, 2 a bad URL.",
+  flags: { databaseUrl: databaseUrl("the database to migrate.") }
+})
+
+/** @internal */
+export const db = Spec.make({ name: "db", summary: "PostgreSQL database tools.", subcommands: [dbMigrate] })
 
 /** @internal */
 export const audit = Spec.make({ name: "audit", summary: "Audit log tools.", subcommands: [auditVerify] })

@@ -192,3 +192,13 @@ export const positional = (name: string, description: string): Arg<string> => ({
   name,
   description
 })
+
+/** An optional positional argument; `name` is its name in help (`[PATH]`). @internal */
+export const optionalPositional = (
+  name: string,
+  description: string
+): Arg<Option.Option<string>> => ({
+  args: Args.text({ name: name.replace(/^\[(.*)\]$/, "$1") }).pipe(Args.withDescription(description), Args.optional),
+  name,
+  description
+})
