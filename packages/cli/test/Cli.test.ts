@@ -108,7 +108,7 @@ describe("genesys-llm --help", () => {
         assert.strictEqual(ran.stderr, "")
         assert.notInclude(ran.stdout, "\x1b[", "no colours when stdout is not a terminal")
       }
-      for (const command of ["chat", "simulator", "audit verify PATH"]) assert.include(root.stdout, command)
+      for (const command of ["chat", "simulator", "audit verify [PATH]", "db migrate"]) assert.include(root.stdout, command)
       for (
         const option of [
           "--payload",
@@ -595,7 +595,7 @@ describe("genesys-llm help and flag errors", () => {
       for (const usage of ["[--host HOST]", "[--port PORT]", "[--fault JSON]...", "[--seed N]"]) {
         assert.include(simulator.stdout, usage)
       }
-      assert.include(verify.stdout, "Usage: genesys-llm audit verify PATH")
+      assert.include(verify.stdout, "Usage: genesys-llm audit verify [--database-url URL] [PATH]")
       // One line per option, each with a text of its own.
       for (const ran of [chat, simulator]) {
         const described = lines(ran.stdout.slice(ran.stdout.indexOf("Options:"))).filter((l) => /^ {2}--/.test(l))

@@ -115,7 +115,7 @@ describe("first contact", () => {
 })
 
 // The packages as npm would publish them (`pnpm pack` applies publishConfig), installed into an empty project.
-const publicPackages = ["core", "node", "simulator", "testing", "cli"]
+const publicPackages = ["core", "node", "postgres", "simulator", "testing", "cli"]
 
 const consumer = `import { Pipeline } from "@genesys-llm/core"
 import { NodePipeline } from "@genesys-llm/node"
@@ -190,7 +190,7 @@ describe("packed and installed with npm", () => {
       const env = cleanEnv()
       const help = await run("npx", ["--no-install", "genesys-llm", "--help"], { cwd: project, env })
       assert.strictEqual(help.code, 0, help.stderr)
-      assert.include(help.stdout, "audit verify PATH")
+      assert.include(help.stdout, "audit verify [PATH]")
 
       // The installed simulator, and the installed command against it.
       const simulator = ChildProcess.spawn(Path.join(project, "node_modules/.bin/genesys-llm"), ["simulator"], {
