@@ -108,7 +108,9 @@ describe("genesys-llm --help", () => {
         assert.strictEqual(ran.stderr, "")
         assert.notInclude(ran.stdout, "\x1b[", "no colours when stdout is not a terminal")
       }
-      for (const command of ["chat", "simulator", "audit verify [PATH]", "db migrate"]) assert.include(root.stdout, command)
+      for (const command of ["chat", "simulator", "audit verify [PATH]", "db migrate"]) {
+        assert.include(root.stdout, command)
+      }
       for (
         const option of [
           "--payload",
@@ -125,7 +127,9 @@ describe("genesys-llm --help", () => {
           "--fallback",
           "--json"
         ]
-      ) assert.include(chat.stdout, option)
+      ) {
+        assert.include(chat.stdout, option)
+      }
       for (
         const option of [
           "--host",
