@@ -1,7 +1,6 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
-import type { AuditEntry } from "@genesys-llm/core"
-import { AuditLog, AuditSink } from "@genesys-llm/core"
+import { AuditEntry, AuditLog, AuditSink } from "@genesys-llm/core"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as PgAuditSink from "../src/PgAuditSink.js"
@@ -115,6 +114,65 @@ describe("PgAuditSink", { timeout: 60_000 }, () => {
         assert.strictEqual(edited.line, 8)
         assert.strictEqual(edited.seq, "8")
         assert.strictEqual(edited.reason, "edited")
+      }
+    }).pipe(Effect.provide(layerTestDatabase)))
+
+  it.live("verify pages through a long chain and names a deleted row and an edited row past the first page", () =>
+    Effect.gen(function*() {
+      const { url } = yield* TestDatabase
+      const count = PgAuditSink.pageSize * 2 + 200
+      const lines: Array<AuditEntry.AuditEntry> = []
+      let head = AuditEntry.genesis
+      for (let i = 0; i < count; i++) {
+        const line = AuditEntry.seal(record(i), head)
+        lines.push(line)
+        head = line
+      }
+      yield* withClient(
+        url,
+        Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.zipRight(
+            PgMigrations.run,
+            Effect.forEach(
+              Array.from({ length: Math.ceil(count / 400) }, (_, i) => lines.slice(i * 400, i * 400 + 400)),
+              (batch) =>
+                sql`INSERT INTO audit_entries ${
+                  sql.insert(batch.map((line) => ({
+                    seq: line.seq,
+                    prev_hash: line.prevHash,
+                    hash: line.hash,
+                    line: AuditEntry.encodeLine(line)
+                  })))
+                }`,
+              { discard: true }
+            )
+          ))
+      )
+      const intact = yield* withClient(url, PgAuditSink.verify)
+      assert.strictEqual(intact._tag, "Intact")
+      if (intact._tag === "Intact") assert.strictEqual(intact.head.seq, count)
+
+      const tamper = (statement: string) =>
+        withClient(
+          url,
+          Effect.flatMap(SqlClient.SqlClient, (sql) =>
+            sql.withTransaction(Effect.all([
+              sql`ALTER TABLE audit_entries DISABLE TRIGGER audit_entries_append_only`,
+              sql.unsafe(statement),
+              sql`ALTER TABLE audit_entries ENABLE TRIGGER audit_entries_append_only`
+            ])))
+        )
+      yield* tamper("UPDATE audit_entries SET hash = repeat('a', 64) WHERE seq = 1150")
+      const edited = yield* withClient(url, PgAuditSink.verify)
+      assert.strictEqual(edited._tag, "Broken")
+      if (edited._tag === "Broken") {
+        assert.deepStrictEqual([edited.line, edited.seq, edited.reason], [1150, "1150", "edited"])
+      }
+      yield* tamper("DELETE FROM audit_entries WHERE seq = 1001")
+      const removed = yield* withClient(url, PgAuditSink.verify)
+      assert.strictEqual(removed._tag, "Broken")
+      if (removed._tag === "Broken") {
+        assert.deepStrictEqual([removed.line, removed.seq, removed.reason], [1001, "1002", "removed-or-reordered"])
       }
     }).pipe(Effect.provide(layerTestDatabase)))
 })
