@@ -28,6 +28,7 @@ import { IdGenerator, Metrics, Outbox } from "@genesys-llm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Queue from "effect/Queue"
@@ -138,16 +139,23 @@ export const make = (
       return pending.length === 0 && unacknowledged.size === 0
     })
 
-    yield* flush.pipe(
+    const flusher = yield* flush.pipe(
       Effect.delay(options.retryInterval ?? Duration.seconds(1)),
       Effect.forever,
       Effect.forkScoped
     )
+    // The flusher is stopped first, so that a batch it was inserting is not taken for written: it goes back to
+    // `pending` (inserting it twice keeps one row per event_id).
     yield* Effect.addFinalizer(() =>
-      Effect.flatMap(flush, (done) =>
-        done ? Effect.void : Effect.logError("metrics webhook: events could not be written to the database").pipe(
+      Effect.gen(function*() {
+        yield* Fiber.interrupt(flusher)
+        pending = [...inFlight, ...pending]
+        inFlight = []
+        if (yield* flush) return
+        yield* Effect.logError("metrics webhook: events could not be written to the database").pipe(
           Effect.annotateLogs({ events: pending.length, acknowledgements: unacknowledged.size })
-        ))
+        )
+      })
     )
 
     const claimRows = (max: number, lease: Duration.DurationInput) =>
@@ -166,9 +174,7 @@ export const make = (
       store: (events) =>
         events.length === 0 ? Effect.void : insert(events).pipe(
           Effect.zipRight(Queue.offer(work, undefined)),
-          Effect.catchAll((error) =>
-            Effect.zipRight(failed("store")(error), keep(events))
-          ),
+          Effect.catchAll((error) => Effect.zipRight(failed("store")(error), keep(events))),
           Effect.asVoid,
           Effect.withSpan("PgOutbox.store")
         ),
