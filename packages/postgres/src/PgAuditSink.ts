@@ -7,7 +7,9 @@
  *   appender on the database, in this process or another; `seq` is the table's primary key, so even an appender
  *   that ignored the lock could not insert a second line at one place of the chain.
  * - An error means the line is not in the table: the transaction rolled back (or never committed). A `write` that
- *   returned has committed: nothing accepted is lost with the instance.
+ *   returned has committed: nothing accepted is lost with the instance. A write whose connection is lost is tried
+ *   again (`retrySchedule`); the retry first looks for the line the lost attempt inserted, so a record is never in
+ *   the chain twice.
  * - Append-only: a trigger refuses `UPDATE`, `DELETE` and `TRUNCATE`. A superuser (or the table's owner) can still
  *   disable the trigger, or drop the table; `verify` then names the first row that was changed. Rows cut off the
  *   end of the chain are not visible to the chain alone: compare the head with a copy kept elsewhere.
@@ -18,10 +20,13 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import { AuditEntry, AuditLog, AuditSink } from "@genesys-llm/core"
 import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import { failOnSqlDefect } from "./internal/transaction.js"
 
 /**
  * The key of the advisory lock every appender of the chain takes.
@@ -50,16 +55,37 @@ const readHead = (sql: SqlClient.SqlClient): Effect.Effect<AuditEntry.ChainHead,
     (rows) => rows.length === 0 ? AuditEntry.genesis : { seq: Number(rows[0].seq), hash: rows[0].hash }
   )
 
-// One transaction: the lock, the head, the sealed line. Returns the line written.
-const append = (sql: SqlClient.SqlClient, record: AuditEntry.CallRecord | AuditEntry.RecoveryRecord) =>
+const lineExists = (sql: SqlClient.SqlClient, hash: string) =>
+  Effect.map(sql`SELECT 1 FROM audit_entries WHERE hash = ${hash}`, (rows) => rows.length > 0)
+
+// One transaction: the lock, the head, the sealed line. `tried` holds the hash of the line an earlier attempt of
+// this write inserted: if that attempt committed after all (its answer was lost with its connection), the line is
+// there and nothing is added, so a retried write never puts a record in the chain twice.
+const append = (
+  sql: SqlClient.SqlClient,
+  record: AuditEntry.CallRecord | AuditEntry.RecoveryRecord,
+  tried: { hash: string | undefined }
+) =>
   sql.withTransaction(Effect.gen(function*() {
     yield* sql`SELECT pg_advisory_xact_lock(${auditLockKey})`
+    if (tried.hash !== undefined && (yield* lineExists(sql, tried.hash))) return
     const head = yield* readHead(sql)
     const line = AuditEntry.seal(record, head)
+    tried.hash = line.hash
     yield* sql`INSERT INTO audit_entries (seq, prev_hash, hash, line)
       VALUES (${line.seq}, ${line.prevHash}, ${line.hash}, ${AuditEntry.encodeLine(line)})`
-    return line
   }))
+
+/**
+ * How a write that failed is tried again: 3 more times, 100 ms apart and doubling (a connection lost in the middle
+ * of a transaction, a database failing over). The pipeline's audit timeout bounds the whole.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const retrySchedule: Schedule.Schedule<unknown, unknown> = Schedule.exponential(Duration.millis(100)).pipe(
+  Schedule.intersect(Schedule.recurs(3))
+)
 
 const writeError = (cause: SqlError.SqlError) =>
   new AuditSink.AuditWriteError({ reason: "io", operation: "write", path: sinkName, cause })
@@ -77,7 +103,10 @@ export const make: Effect.Effect<AuditSink.Service, never, SqlClient.SqlClient> 
   return {
     write: Effect.fn("PgAuditSink.write")(function*(record: AuditEntry.CallRecord) {
       yield* AuditEntry.validate(record)
-      yield* one.withPermits(1)(append(sql, record)).pipe(Effect.mapError(writeError))
+      const tried = { hash: undefined as string | undefined }
+      yield* one.withPermits(1)(append(sql, record, tried).pipe(failOnSqlDefect, Effect.retry(retrySchedule))).pipe(
+        Effect.mapError(writeError)
+      )
     })
   }
 })

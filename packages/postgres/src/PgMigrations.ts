@@ -18,6 +18,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type * as SqlError from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { failOnSqlDefect } from "./internal/transaction.js"
 
 /**
  * The key of the advisory lock the migrations take (`pg_advisory_xact_lock`); the audit sink's lock is another.
@@ -109,7 +110,7 @@ export const run: Effect.Effect<
     ], { discard: true }).pipe(
       Effect.zipRight(migrator({ loader: Migrator.fromRecord(migrations), table: migrationsTable }))
     )
-  )).pipe(Effect.withSpan("PgMigrations.run"))
+  )).pipe(failOnSqlDefect, Effect.withSpan("PgMigrations.run"))
 
 /**
  * Runs the migrations when the layer is built.

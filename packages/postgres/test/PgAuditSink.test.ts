@@ -1,8 +1,11 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { assert, describe, it } from "@effect/vitest"
 import { AuditEntry, AuditLog, AuditSink } from "@genesys-llm/core"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as PgAuditSink from "../src/PgAuditSink.js"
 import * as PgMigrations from "../src/PgMigrations.js"
 import { clientOf, layerTestDatabase, TestDatabase } from "./utils.js"
@@ -174,5 +177,45 @@ describe("PgAuditSink", { timeout: 60_000 }, () => {
       if (removed._tag === "Broken") {
         assert.deepStrictEqual([removed.line, removed.seq, removed.reason], [1001, "1002", "removed-or-reordered"])
       }
+    }).pipe(Effect.provide(layerTestDatabase)))
+
+  it.live("a write whose connection is killed mid-transaction is retried on a new one, the record in the chain once", () =>
+    Effect.gen(function*() {
+      const { url } = yield* TestDatabase
+      yield* appendAll(url, 2)
+      const locked = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      // Another appender holds the chain's lock, so the write below waits inside its transaction.
+      const holder = yield* withClient(
+        url,
+        Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql.withTransaction(
+            sql`SELECT pg_advisory_xact_lock(${PgAuditSink.auditLockKey})`.pipe(
+              Effect.zipRight(Deferred.succeed(locked, undefined)),
+              Effect.zipRight(Deferred.await(release))
+            )
+          ))
+      ).pipe(Effect.fork)
+      yield* Deferred.await(locked)
+      const writer = yield* Effect.flatMap(AuditSink.AuditSink, (sink) => sink.write(record(99))).pipe(
+        Effect.provide(instance(url)),
+        Effect.fork
+      )
+      const admin = <A>(query: (sql: SqlClient.SqlClient) => Effect.Effect<A, unknown>) =>
+        withClient(url, Effect.flatMap(SqlClient.SqlClient, query))
+      const waiting = (sql: SqlClient.SqlClient) =>
+        sql<{ pid: number }>`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`
+      const [victim] = yield* admin(waiting).pipe(
+        Effect.filterOrFail((rows) => rows.length === 1),
+        Effect.retry(Schedule.spaced("20 millis")),
+        Effect.timeout("10 seconds")
+      )
+      yield* admin((sql) => sql`SELECT pg_terminate_backend(${victim.pid})`)
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.join(holder)
+      yield* Fiber.join(writer)
+      const result = yield* withClient(url, PgAuditSink.verify)
+      assert.strictEqual(result._tag, "Intact")
+      if (result._tag === "Intact") assert.strictEqual(result.entries, 3)
     }).pipe(Effect.provide(layerTestDatabase)))
 })
