@@ -153,6 +153,57 @@ export const outboxWriteFailures = Metric.counter("genesys_llm_webhook_outbox_wr
 })
 
 /**
+ * Permits left in the current window of the rate budget, as of the last permit taken.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const ratePermitsLeft = Metric.gauge("genesys_llm_rate_permits_left", {
+  description: "Permits left in the current window of the rate budget"
+})
+
+/**
+ * Milliseconds left of the throttle block (after a 429) on the client's key, as of the last attempt; 0 when none.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const rateBlockedMillis = Metric.gauge("genesys_llm_rate_blocked_ms", {
+  description: "Milliseconds left of the throttle block on the client's key"
+})
+
+/**
+ * The circuit breaker's state: 0 closed, 1 half-open (a probe may go), 2 open (calls fall back at once).
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const circuitState = Metric.gauge("genesys_llm_circuit_state", {
+  description: "Circuit breaker state: 0 closed, 1 half-open, 2 open"
+})
+
+/**
+ * Tokens left in the retry budget.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const retryBudgetTokens = Metric.gauge("genesys_llm_retry_budget_tokens", {
+  description: "Tokens left in the retry budget"
+})
+
+/**
+ * Calls that ended with the fallback, tagged `reason`: `deadline`, `rate-limited`, `circuit-open`.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const fallbacks = Metric.counter("genesys_llm_fallbacks_total", {
+  description: "Calls that ended with the fallback, by reason",
+  incremental: true
+})
+
+/**
  * What a finished call adds to the metrics beyond its audit record.
  *
  * @since 0.1.0

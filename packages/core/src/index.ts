@@ -61,6 +61,16 @@ export * as IdGenerator from "./IdGenerator.js"
 /**
  * @since 0.1.0
  */
+export * as RateBlock from "./RateBlock.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as RateBudget from "./RateBudget.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as Gateway from "./Gateway.js"
 
 /**
