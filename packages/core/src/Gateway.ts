@@ -27,6 +27,9 @@
  *   what grows with the answer is only the text kept for `Done.text` and `StreamInterrupted.deliveredText`, and a
  *   call with `retainText: false` keeps none, so a stream of any length runs in bounded memory.
  * - Interrupting the consumer of the stream aborts the HTTP request and every fiber of the call.
+ * - With `makeGuarded`/`layerGuarded`, the calls of a process also share a `CircuitBreaker`, a `RateBudget` and a
+ *   `RetryBudget` (see those modules): a refused call sends nothing and ends with the fallback (`circuit-open`,
+ *   `rate-limited`), a retry the budget cannot pay is not made.
  *
  * @since 0.1.0
  */
@@ -40,13 +43,17 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import * as CircuitBreaker from "./CircuitBreaker.js"
 import { type GatewayError, GatewayRequestInvalid } from "./GatewayError.js"
 import * as Attempt from "./internal/gateway/attempt.js"
 import * as Attempts from "./internal/gateway/attempts.js"
 import * as Call from "./internal/gateway/call.js"
+import * as SharedRules from "./internal/gateway/guards.js"
 import * as CallPull from "./internal/gateway/pull.js"
 import * as Settings from "./internal/gateway/settings.js"
 import type * as Prompt from "./Prompt.js"
+import * as RateBudget from "./RateBudget.js"
+import * as RetryBudget from "./RetryBudget.js"
 import { TokenProvider } from "./TokenProvider.js"
 
 export * from "./GatewayError.js"
@@ -87,6 +94,10 @@ export interface CallOptions {
 export interface Options extends CallOptions {
   /** The API base URL, such as `https://api.mypurecloud.com`. */
   readonly apiUrl: string
+  /**
+   * The OAuth client the calls are made for: the key of its rate budget (`layerGuarded`). Default: the API URL.
+   */
+  readonly clientId?: string | undefined
   /** Default `/api/v2/ai/llm-gateway/chat`. */
   readonly chatPath?: string | undefined
   /** The first backoff ceiling. Default 250 ms. */
@@ -129,13 +140,36 @@ export interface Delta {
 }
 
 /**
- * Why a call fell back: the first frame did not arrive in time, or the next retry would have slept past that
- * deadline.
+ * Why a call fell back:
+ * - `first-frame-timeout`: the first frame did not arrive in time;
+ * - `retry-past-deadline`: the next retry would have slept past that deadline;
+ * - `rate-limited`: the rate budget (a throttle block after a `429`, or the permits of the window) would have held
+ *   the attempt past that deadline, so nothing was sent;
+ * - `circuit-open`: the circuit breaker is open (the gateway failed again and again), so nothing was sent.
+ *
+ * The last two only come from a gateway built with `layerGuarded`. `fallbackCause` groups them as `Completion`,
+ * the audit entry and the metrics say them.
  *
  * @since 0.1.0
  * @category models
  */
-export type FallbackReason = "first-frame-timeout" | "retry-past-deadline"
+export type FallbackReason = "first-frame-timeout" | "retry-past-deadline" | "rate-limited" | "circuit-open"
+
+/**
+ * Why a call fell back, as the pipeline says it: `deadline` (the first frame was late, or a retry would have been),
+ * `rate-limited`, `circuit-open`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FallbackCause = "deadline" | "rate-limited" | "circuit-open"
+
+/**
+ * @since 0.1.0
+ * @category utils
+ */
+export const fallbackCause = (reason: FallbackReason): FallbackCause =>
+  reason === "rate-limited" || reason === "circuit-open" ? reason : "deadline"
 
 /**
  * The first frame did not arrive in time: this is the text to show instead. Followed by `Done`.
@@ -273,19 +307,56 @@ export const complete = (request: Request): Effect.Effect<Done, GatewayError, Ga
   Effect.flatMap(Gateway, (gateway) => collect(gateway.stream(request)))
 
 /**
- * Builds the gateway over the `HttpClient` and `TokenProvider` in context.
+ * Builds the gateway over the `HttpClient` and `TokenProvider` in context, with no rule shared between calls: each
+ * call retries on its own. For tests and scripted doubles; a service making many calls wants `makeGuarded`.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const make = (options: Options): Effect.Effect<Service, never, HttpClient.HttpClient | TokenProvider> =>
+  makeWith(options, Attempts.noPolicy)
+
+/**
+ * The services a guarded gateway shares with every other call of the process.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Guards = RateBudget.RateBudget | CircuitBreaker.CircuitBreaker | RetryBudget.RetryBudget
+
+/**
+ * Builds the gateway with the rules every call of the process shares: before each attempt the `CircuitBreaker`
+ * (open: the call falls back at once, reason `circuit-open`) and a permit of the `RateBudget` for
+ * `options.clientId` (a wait past the first-frame deadline: the call falls back at once, reason `rate-limited`);
+ * before each retry the `RetryBudget` (empty: the call ends as after its last attempt). Nothing is sent for a call
+ * that is refused.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeGuarded = (
+  options: Options
+): Effect.Effect<Service, never, HttpClient.HttpClient | TokenProvider | Guards> =>
+  Effect.gen(function*() {
+    const guards = SharedRules.policy({
+      breaker: yield* CircuitBreaker.CircuitBreaker,
+      rate: yield* RateBudget.RateBudget,
+      retries: yield* RetryBudget.RetryBudget,
+      key: options.clientId ?? options.apiUrl
+    })
+    return yield* makeWith(options, guards)
+  })
+
+const makeWith = (
+  options: Options,
+  policy: Attempts.Policy
+): Effect.Effect<Service, never, HttpClient.HttpClient | TokenProvider> =>
   Effect.gen(function*() {
     const env = Attempt.makeEnv(
       yield* HttpClient.HttpClient,
       yield* TokenProvider,
       `${options.apiUrl.replace(/\/+$/, "")}${options.chatPath ?? defaults.chatPath}`
     )
-    const policy = Attempts.noPolicy
 
     const open = (request: Request): Effect.Effect<Pull, GatewayError, Scope.Scope> =>
       Effect.gen(function*() {
@@ -313,3 +384,14 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
  */
 export const layer = (options: Options): Layer.Layer<Gateway, never, HttpClient.HttpClient | TokenProvider> =>
   Layer.effect(Gateway, make(options))
+
+/**
+ * The gateway of `makeGuarded`: what a service making many calls should use (`@genesys-llm/node`'s layers do).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerGuarded = (
+  options: Options
+): Layer.Layer<Gateway, never, HttpClient.HttpClient | TokenProvider | Guards> =>
+  Layer.effect(Gateway, makeGuarded(options))

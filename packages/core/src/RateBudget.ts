@@ -75,7 +75,7 @@ export interface Answer {
 export interface Service {
   /**
    * Takes a permit for `key`, waiting for a block to end or for the window to let one through, but only when that
-   * wait ends by `deadline` (epoch milliseconds on the `Clock`). `true`: granted; `false`: the wait would pass the
+   * wait ends before `deadline` (epoch milliseconds on the `Clock`). `true`: granted; `false`: the wait would pass the
    * deadline, and nothing was waited for or taken.
    */
   readonly take: (key: string, deadline: number) => Effect.Effect<boolean>
@@ -139,7 +139,7 @@ export const make = (
           const wait = blocked > 0 ? blocked : yield* consume(key)
           if (wait === 0) return true
           const now = yield* Clock.currentTimeMillis
-          if (now + wait > deadline) return false
+          if (now + wait >= deadline) return false
           yield* Effect.sleep(Duration.millis(wait))
         }
       })
@@ -231,7 +231,9 @@ export const config: Config.Config<Options> = Config.all({
 export const layerConfig = (
   options: Options = {}
 ): Layer.Layer<RateBudget, ConfigError.ConfigError, RateLimiter.RateLimiterStore | RateBlock.RateBlock> =>
-  Layer.unwrapEffect(Effect.map(config, (fromEnv) => layer({ ...fromEnv, ...defined(options) })))
-
-const defined = <A extends object>(value: A): Partial<A> =>
-  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<A>
+  Layer.unwrapEffect(
+    Effect.map(
+      config,
+      (fromEnv) => layer({ rateLimitPerMinute: options.rateLimitPerMinute ?? fromEnv.rateLimitPerMinute })
+    )
+  )

@@ -132,3 +132,27 @@ export const mediaType = (headers: Headers.Headers): string | undefined => {
  * @internal
  */
 export const holdsFrames = (type: string | undefined): boolean => type === undefined || frameMediaTypes.has(type)
+
+const wholeNumber = (value: string | undefined): number | undefined => {
+  if (value === undefined || !/^\s*\d{1,15}\s*$/.test(value)) return undefined
+  return Number(value)
+}
+
+/**
+ * What an answer's `inin-ratelimit-allowed`, `inin-ratelimit-count` and `inin-ratelimit-reset` (seconds) say, each
+ * when present and a whole number.
+ *
+ * @internal
+ */
+export const rateLimit = (headers: Headers.Headers): {
+  readonly allowed: number | undefined
+  readonly count: number | undefined
+  readonly resetMillis: number | undefined
+} => {
+  const reset = wholeNumber(headers["inin-ratelimit-reset"])
+  return {
+    allowed: wholeNumber(headers["inin-ratelimit-allowed"]),
+    count: wholeNumber(headers["inin-ratelimit-count"]),
+    resetMillis: reset === undefined ? undefined : reset * 1000
+  }
+}

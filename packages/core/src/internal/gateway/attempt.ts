@@ -82,6 +82,8 @@ export interface Transient {
   readonly responseBody: Redacted.Redacted<string> | undefined
   /** A success status without an answer, when that is what went wrong. */
   readonly invalidAnswer: InvalidAnswerOf | undefined
+  /** The token request failed: the login server's trouble, which says nothing of the gateway's health. */
+  readonly fromToken: boolean
 }
 
 /** @internal */
@@ -108,6 +110,7 @@ const transient = (
     readonly retryAfter?: number | undefined
     readonly responseBody?: Redacted.Redacted<string> | undefined
     readonly invalidAnswer?: InvalidAnswerOf | undefined
+    readonly fromToken?: boolean | undefined
   } = {}
 ): Transient => ({
   _tag: "Transient",
@@ -115,7 +118,8 @@ const transient = (
   retryAfter: more.retryAfter,
   description,
   responseBody: more.responseBody,
-  invalidAnswer: more.invalidAnswer
+  invalidAnswer: more.invalidAnswer,
+  fromToken: more.fromToken === true
 })
 
 /**
@@ -126,12 +130,14 @@ const transient = (
  */
 export const run = (env: Env, call: Call.Call, attemptScope: Scope.Scope): Effect.Effect<Result, GatewayError> =>
   Effect.gen(function*() {
+    call.rateAnswer = undefined
     const token = yield* takeToken(env, call)
     if (!Redacted.isRedacted(token)) return token
     const forms = env.formsOf(token)
     const sent = yield* send(env, call, token)
     if (sent._tag === "Transient") return sent
     const response = sent.response
+    call.rateAnswer = yield* rateAnswerOf(response)
     const correlationId = Http.correlationId(response.headers, forms)
     if (correlationId !== undefined) call.correlationId = correlationId
     if (response.status >= 200 && response.status <= 299) {
@@ -142,6 +148,14 @@ export const run = (env: Env, call: Call.Call, attemptScope: Scope.Scope): Effec
     return yield* classifyError(call, response, token, forms)
   })
 
+// What the answer says of the rate limit, for the rate budget.
+const rateAnswerOf = (response: HttpClientResponse.HttpClientResponse) =>
+  Effect.map(Clock.currentTimeMillis, (now) => ({
+    status: response.status,
+    retryAfterMillis: Retry.parseRetryAfter(response.headers, now),
+    ...Http.rateLimit(response.headers)
+  }))
+
 // A failed token request is worth a retry; refused credentials end the call.
 const takeToken = (
   env: Env,
@@ -150,7 +164,7 @@ const takeToken = (
   env.tokens.get.pipe(
     Effect.catchTags({
       TokenRequestFailed: (error) =>
-        Effect.succeed(transient(undefined, error.message, { responseBody: error.responseBody })),
+        Effect.succeed(transient(undefined, error.message, { responseBody: error.responseBody, fromToken: true })),
       // The provider does not know the call: the call's count goes in here.
       AuthenticationFailed: (error) =>
         new AuthenticationFailed(defined({

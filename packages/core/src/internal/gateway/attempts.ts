@@ -36,16 +36,25 @@ export interface FellBack {
 
 /** @internal */
 export interface Policy {
-  /** Before an attempt sends anything: `undefined` lets it go, a `FellBack` ends the call with nothing sent. */
-  readonly beforeAttempt: (call: Call.Call) => Effect.Effect<FellBack | undefined>
+  /**
+   * Before an attempt sends anything: `undefined` lets it go, a `FellBack` (or an error) ends the call with nothing
+   * more sent. The attempt is not counted until it is let go.
+   */
+  readonly beforeAttempt: (call: Call.Call) => Effect.Effect<FellBack | undefined, GatewayError>
   /** After an attempt, whatever its end, before the loop decides what follows. */
   readonly afterAttempt: (call: Call.Call, exit: Exit.Exit<Attempt.Result, GatewayError>) => Effect.Effect<void>
+  /**
+   * Before the sleep of a retry after a transient failure (never before a first attempt, nor before the retry
+   * after a 401): `false` ends the call as if its attempts were spent.
+   */
+  readonly mayRetry: (call: Call.Call, result: Attempt.Transient) => Effect.Effect<boolean>
 }
 
 /** No rule beyond the call's own. @internal */
 export const noPolicy: Policy = {
   beforeAttempt: () => Effect.succeed(undefined),
-  afterAttempt: () => Effect.void
+  afterAttempt: () => Effect.void,
+  mayRetry: () => Effect.succeed(true)
 }
 
 interface Retrying {
@@ -69,12 +78,12 @@ export const open = (
   Effect.gen(function*() {
     let counted = true
     for (;;) {
-      call.attempts++
-      if (counted) call.countedAttempts++
       const refused = yield* policy.beforeAttempt(call)
       if (refused !== undefined) return refused
+      call.attempts++
+      if (counted) call.countedAttempts++
       const result = yield* attempt(env, policy, call, scope)
-      const next = yield* afterResult(env, call, result)
+      const next = yield* afterResult(env, policy, call, result)
       if (next._tag !== "Retrying") return next
       counted = next.counted
     }
@@ -97,6 +106,7 @@ const attempt = (env: Attempt.Env, policy: Policy, call: Call.Call, scope: Scope
 
 const afterResult = (
   env: Attempt.Env,
+  policy: Policy,
   call: Call.Call,
   result: Attempt.Result
 ): Effect.Effect<Attempt.Opened | FellBack | Retrying, GatewayError> => {
@@ -106,7 +116,7 @@ const afterResult = (
     case "Unauthorized":
       return refreshToken(env, call, result)
     case "Transient":
-      return retryAfter(call, result)
+      return retryAfter(policy, call, result)
   }
 }
 
@@ -136,6 +146,7 @@ const refreshToken = (
 // A transient failure: retried after a full-jitter backoff or the server's `Retry-After`, unless the attempts are
 // spent or the sleep would reach the deadline.
 const retryAfter = (
+  policy: Policy,
   call: Call.Call,
   result: Attempt.Transient
 ): Effect.Effect<FellBack | Retrying, RetriesExhausted | InvalidAnswer | CallTimeout> =>
@@ -143,21 +154,7 @@ const retryAfter = (
     call.lastStatus = result.status
     call.lastError = result.description
     const settings = call.settings
-    if (call.countedAttempts >= settings.maxAttempts) {
-      if (result.invalidAnswer !== undefined) {
-        return yield* new InvalidAnswer(defined({
-          ...result.invalidAnswer,
-          ...Call.shared(call),
-          responseBody: result.responseBody
-        }))
-      }
-      return yield* new RetriesExhausted(defined({
-        lastStatus: result.status,
-        lastError: result.description,
-        ...Call.shared(call),
-        responseBody: result.responseBody
-      }))
-    }
+    if (call.countedAttempts >= settings.maxAttempts) return yield* spent(call, result)
     const random = yield* Random.next
     const delay = Retry.retryDelay(
       {
@@ -176,6 +173,7 @@ const retryAfter = (
       }
       return { _tag: "FellBack", reason: "retry-past-deadline" } satisfies FellBack
     }
+    if (!(yield* policy.mayRetry(call, result))) return yield* spent(call, result)
     yield* Effect.logDebug("gateway attempt failed; retrying").pipe(
       Effect.annotateLogs({
         attempt: call.attempts,
@@ -187,3 +185,18 @@ const retryAfter = (
     yield* Effect.sleep(Duration.millis(delay))
     return { _tag: "Retrying", counted: true } satisfies Retrying
   })
+
+// The end of a call whose last attempt failed and that will not retry.
+const spent = (call: Call.Call, result: Attempt.Transient): Effect.Effect<never, RetriesExhausted | InvalidAnswer> =>
+  result.invalidAnswer !== undefined
+    ? new InvalidAnswer(defined({
+      ...result.invalidAnswer,
+      ...Call.shared(call),
+      responseBody: result.responseBody
+    }))
+    : new RetriesExhausted(defined({
+      lastStatus: result.status,
+      lastError: result.description,
+      ...Call.shared(call),
+      responseBody: result.responseBody
+    }))

@@ -8,6 +8,7 @@
 import type * as Gateway from "../../Gateway.js"
 import { GatewayRequestInvalid, StreamInterrupted } from "../../GatewayError.js"
 import * as Prompt from "../../Prompt.js"
+import type * as RateBudget from "../../RateBudget.js"
 import { defined } from "../defined.js"
 import * as Settings from "./settings.js"
 
@@ -28,6 +29,10 @@ export interface Call {
   countedAttempts: number
   /** Whether the call already fetched a new token after a 401. */
   refreshedToken: boolean
+  /** Whether the attempt in flight is the circuit breaker's probe. */
+  probe: boolean
+  /** What the last attempt's answer said of the rate limit, when it got an answer. */
+  rateAnswer: RateBudget.Answer | undefined
   correlationId: string | undefined
   lastStatus: number | undefined
   lastError: string | undefined
@@ -67,6 +72,8 @@ export const make = (
     attempts: 0,
     countedAttempts: 0,
     refreshedToken: false,
+    probe: false,
+    rateAnswer: undefined,
     correlationId: undefined,
     lastStatus: undefined,
     lastError: undefined,
