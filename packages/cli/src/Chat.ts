@@ -100,6 +100,8 @@ export interface Summary {
   readonly attempts: number
   readonly idempotencyKey: string | null
   readonly droppedContextMessages: number
+  /** For a fallback: `deadline`, `rate-limited` or `circuit-open`. */
+  readonly fallbackReason?: Pipeline.Completion["fallbackReason"]
   readonly error?: { readonly tag: string; readonly message: string }
 }
 
@@ -134,6 +136,7 @@ export const summaryOfCompletion = (completion: Pipeline.Completion): Summary =>
   attempts: completion.attempts,
   idempotencyKey: keyOf(completion.idempotencyKey),
   droppedContextMessages: completion.droppedContextMessages,
+  ...(completion.fallbackReason === undefined ? {} : { fallbackReason: completion.fallbackReason }),
   ...(completion.interruption === undefined ? {} : {
     error: { tag: "StreamInterrupted", message: oneLine(completion.interruption.message) }
   })
@@ -477,8 +480,7 @@ const call = (payload: unknown, options: NodePipeline.Options, json: boolean, pr
         return {
           summary,
           failure: undefined,
-          notice: `no answer within ${options.gateway.maxLatencyMillis ?? "the first-frame deadline of"} ms; ` +
-            `printed the fallback text`,
+          notice: fallbackNotice(completion.fallbackReason, options.gateway.maxLatencyMillis),
           streamed
         } satisfies Result
       case "error":
@@ -494,6 +496,20 @@ const call = (payload: unknown, options: NodePipeline.Options, json: boolean, pr
         } satisfies Result
     }
   })
+
+// What stderr says of a fallback: why it happened, in the user's terms.
+const fallbackNotice = (reason: Pipeline.Completion["fallbackReason"], maxLatencyMillis: number | undefined) => {
+  switch (reason) {
+    case "rate-limited":
+      return "the gateway's rate limit would have held the call past its deadline; nothing was sent; " +
+        "printed the fallback text"
+    case "circuit-open":
+      return "the gateway failed repeatedly and the circuit breaker is open; nothing was sent; " +
+        "printed the fallback text"
+    default:
+      return `no answer within ${maxLatencyMillis ?? "the first-frame deadline of"} ms; printed the fallback text`
+  }
+}
 
 const executeWith = (
   flags: Flags,

@@ -17,6 +17,7 @@ import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import type * as Gateway from "./Gateway.js"
 import { canonicalJson } from "./internal/canonicalJson.js"
 
 const token = (pattern: RegExp, what: string) =>
@@ -102,6 +103,24 @@ export const Hash = token(hashPattern, "a SHA-256 hash in hex")
 const Count = Schema.NonNegativeInt
 
 /**
+ * Why a call with status `fallback` fell back: `deadline` (the first frame was late, or a retry would have been),
+ * `rate-limited` (the rate budget would have held it past its deadline), `circuit-open` (the circuit breaker was
+ * open). Entries written before this field existed have none, and stay valid.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const FallbackReason = Schema.Literal(
+  ...(["deadline", "rate-limited", "circuit-open"] as const satisfies ReadonlyArray<Gateway.FallbackCause>)
+)
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type FallbackReason = typeof FallbackReason.Type
+
+/**
  * The fields of a call's record, before it is placed in a chain. This is what the pipeline hands to an
  * `AuditSink`; the sink adds `seq`, `prevHash` and `hash`.
  *
@@ -125,7 +144,8 @@ export const CallRecord = Schema.Struct({
   droppedContextMessages: Count,
   safetyRuleIds: Schema.Array(RuleId).pipe(Schema.maxItems(32)),
   errorTag: Schema.optionalWith(ErrorTag, { exact: true }),
-  correlationId: Schema.optionalWith(Identifier, { exact: true })
+  correlationId: Schema.optionalWith(Identifier, { exact: true }),
+  fallbackReason: Schema.optionalWith(FallbackReason, { exact: true })
 }).annotations({ identifier: "CallRecord" })
 
 /**
@@ -372,6 +392,8 @@ export interface CallSummary {
   readonly safetyRuleIds?: ReadonlyArray<string> | undefined
   readonly error?: unknown
   readonly correlationId?: string | undefined
+  /** Why a call with status `fallback` fell back; kept only for that status. */
+  readonly fallbackReason?: FallbackReason | undefined
 }
 
 /**
@@ -449,7 +471,10 @@ export const fromCallAt = (summary: CallSummary, epochMillis: number): CallRecor
     droppedContextMessages: count(summary.droppedContextMessages),
     safetyRuleIds: (summary.safetyRuleIds ?? []).slice(0, 32).map((id) => ruleIdPattern.test(id) ? id : invalidRuleId),
     ...(errorTag !== undefined ? { errorTag } : {}),
-    ...(correlationId !== undefined ? { correlationId } : {})
+    ...(correlationId !== undefined ? { correlationId } : {}),
+    ...(summary.status === "fallback" && summary.fallbackReason !== undefined
+      ? { fallbackReason: summary.fallbackReason }
+      : {})
   }
 }
 

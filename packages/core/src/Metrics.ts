@@ -231,6 +231,9 @@ export const recordCall = (
       ? Metric.incrementBy(Metric.tagged(tokens, "model", record.modelId), record.tokensUsed)
       : Effect.void,
     record.attempts > 1 ? Metric.incrementBy(retries, record.attempts - 1) : Effect.void,
+    record.fallbackReason !== undefined
+      ? Metric.increment(Metric.tagged(fallbacks, "reason", record.fallbackReason))
+      : Effect.void,
     measurements.timeToFirstFrameMs !== undefined
       ? Metric.update(timeToFirstFrame, measurements.timeToFirstFrameMs)
       : Effect.void,

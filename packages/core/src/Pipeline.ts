@@ -87,6 +87,11 @@ export interface Completion {
   readonly correlationId: string | undefined
   /** Why the answer broke, when `status` is `error`. */
   readonly interruption: Interruption | undefined
+  /**
+   * Why the call fell back, when `status` is `fallback`: `deadline` (the first frame was late, or a retry would
+   * have been), `rate-limited` or `circuit-open` (nothing was sent for the call then). See `Gateway.FallbackReason`.
+   */
+  readonly fallbackReason: Gateway.FallbackCause | undefined
 }
 
 /**
@@ -297,6 +302,7 @@ interface CallState {
   modelText: boolean
   status: AuditEntry.Status | undefined
   error: StageError | undefined
+  fallbackReason: Gateway.FallbackCause | undefined
 }
 
 // A call's spans point at this module, not at its caller: capturing the call site costs a stack trace a call.
@@ -368,7 +374,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           droppedContextMessages: call.dropped,
           safetyRuleIds: call.ruleIds,
           error: call.error,
-          correlationId: call.correlationId
+          correlationId: call.correlationId,
+          fallbackReason: call.fallbackReason
         }, now)
         // The record runs in a finalizer, which is uninterruptible: the write is made interruptible so that the
         // timeout can stop it.
@@ -438,7 +445,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
       redactions,
       outputRedactions,
       correlationId: call.correlationId,
-      interruption
+      interruption,
+      fallbackReason: status === "fallback" ? call.fallbackReason : undefined
     })
 
     // Starts a call in the current scope: its record when the scope closes, the checks, and the gateway's events
@@ -461,7 +469,8 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
           deliveredAny: false,
           modelText: false,
           status: undefined,
-          error: undefined
+          error: undefined,
+          fallbackReason: undefined
         }
         yield* Effect.addFinalizer(() => record(call))
         const checked = yield* prepare(call, input, runOptions)
@@ -503,6 +512,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
                 deliver(out, guarded(event.text), "model")
                 break
               case "Fallback":
+                call.fallbackReason = Gateway.fallbackCause(event.reason)
                 deliver(out, event.text, "fallback")
                 break
               case "Done": {

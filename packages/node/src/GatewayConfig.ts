@@ -14,6 +14,10 @@
  * | `LLM_FRAME_GAP_MS` | 10000 | longest silence once the answer started |
  * | `LLM_CALL_TIMEOUT_MS` | 60000 | bound on the whole call |
  * | `LLM_MAX_FRAME_BYTES` | 1048576 | largest accepted frame line |
+ * | `LLM_RATE_LIMIT_PER_MINUTE` | 300 | permits a minute for the OAuth client, until `inin-ratelimit-allowed` says |
+ * | `LLM_CIRCUIT_FAILURES` | 5 | unwell attempts in a row that open the circuit breaker |
+ * | `LLM_CIRCUIT_COOLDOWN_MS` | 10000 | how long the circuit stays open before one probe |
+ * | `LLM_RETRY_BUDGET` | 500 | tokens of the process's retry budget (5 a retry, 10 after a timeout); 0 turns it off |
  *
  * When `GENESYS_API_URL` is set and `GENESYS_LOGIN_URL` is not, the API URL serves for login too (a simulator or a
  * proxy serves both), as the command line's `--api-url` does. `GENESYS_ENV` accepts any of the known regions and,
@@ -23,7 +27,7 @@
  *
  * @since 0.1.0
  */
-import { Gateway } from "@genesys-llm/core"
+import { CircuitBreaker, Gateway, RateBudget, RetryBudget } from "@genesys-llm/core"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
@@ -67,6 +71,10 @@ export interface GatewayConfig {
   readonly frameGapMillis: number
   readonly callTimeoutMillis: number
   readonly maxFrameBytes: number
+  readonly rateLimitPerMinute: number
+  readonly circuitFailures: number
+  readonly circuitCooldownMillis: number
+  readonly retryBudget: number
 }
 
 const label = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/
@@ -164,10 +172,22 @@ export const config: Config.Config<GatewayConfig> = Config.all({
   maxAttempts: positiveInt("LLM_MAX_ATTEMPTS", Gateway.defaults.maxAttempts),
   frameGapMillis: positiveInt("LLM_FRAME_GAP_MS", Gateway.defaults.frameGapMillis),
   callTimeoutMillis: positiveInt("LLM_CALL_TIMEOUT_MS", Gateway.defaults.callTimeoutMillis),
-  maxFrameBytes: positiveInt("LLM_MAX_FRAME_BYTES", Gateway.defaults.maxFrameBytes)
+  maxFrameBytes: positiveInt("LLM_MAX_FRAME_BYTES", Gateway.defaults.maxFrameBytes),
+  rateBudget: RateBudget.config,
+  circuitBreaker: CircuitBreaker.config,
+  retryBudget: RetryBudget.config
 }).pipe(Config.map((c): GatewayConfig => {
   const hosts = hostsFor(c.env)
   const apiUrl = Option.getOrElse(c.apiUrl, () => hosts.apiUrl)
   const loginUrl = Option.getOrElse(c.loginUrl, () => Option.isSome(c.apiUrl) ? c.apiUrl.value : hosts.loginUrl)
-  return { ...c, apiUrl, loginUrl }
+  const { circuitBreaker, rateBudget, retryBudget, ...rest } = c
+  return {
+    ...rest,
+    apiUrl,
+    loginUrl,
+    rateLimitPerMinute: rateBudget.rateLimitPerMinute ?? RateBudget.defaults.rateLimitPerMinute,
+    circuitFailures: circuitBreaker.circuitFailures ?? CircuitBreaker.defaults.circuitFailures,
+    circuitCooldownMillis: circuitBreaker.circuitCooldownMillis ?? CircuitBreaker.defaults.circuitCooldownMillis,
+    retryBudget: retryBudget.retryBudget ?? RetryBudget.defaults.retryBudget
+  }
 }))

@@ -13,7 +13,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import { Gateway, IdGenerator, TokenProvider } from "@genesys-llm/core"
+import { CircuitBreaker, Gateway, IdGenerator, RateBudget, RetryBudget, TokenProvider } from "@genesys-llm/core"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -24,7 +24,7 @@ import * as GatewayConfig from "./GatewayConfig.js"
  * @since 0.1.0
  * @category models
  */
-export interface Options extends Gateway.CallOptions {
+export interface Options extends Gateway.CallOptions, RateBudget.Options, CircuitBreaker.Options, RetryBudget.Options {
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string>
   /** The region domain, `mypurecloud.com` by default; ignored for a URL given explicitly. */
@@ -40,7 +40,32 @@ export interface Options extends Gateway.CallOptions {
   /** See `TokenProvider.Options`. */
   readonly refreshSkewMillis?: number | undefined
   readonly tokenRequestTimeoutMillis?: number | undefined
+  /**
+   * The rules every call shares (`Gateway.layerGuarded`): by default `layerGuards(options)`, the memory layers of
+   * one process; a layer of your own to share them between instances (a Redis `RateBudget`); `false` for none,
+   * each call on its own as with `Gateway.layer`.
+   */
+  readonly guards?: Layer.Layer<Gateway.Guards> | false | undefined
 }
+
+/**
+ * The shared rules of one process: `RateBudget.layerMemory`, `CircuitBreaker.layer` and `RetryBudget.layer` with
+ * the options' settings.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerGuards = (
+  options: RateBudget.Options & CircuitBreaker.Options & RetryBudget.Options = {}
+): Layer.Layer<Gateway.Guards> =>
+  Layer.mergeAll(
+    RateBudget.layerMemory({ rateLimitPerMinute: options.rateLimitPerMinute }),
+    CircuitBreaker.layer({
+      circuitFailures: options.circuitFailures,
+      circuitCooldownMillis: options.circuitCooldownMillis
+    }),
+    RetryBudget.layer({ retryBudget: options.retryBudget })
+  )
 
 /**
  * The login and API base URLs the options resolve to.
@@ -78,7 +103,9 @@ export const layerWithoutHttpClient = (
     refreshSkewMillis: options.refreshSkewMillis,
     requestTimeoutMillis: options.tokenRequestTimeoutMillis
   })
-  const gateway = Gateway.layer({ ...options, apiUrl })
+  const gateway = options.guards === false
+    ? Gateway.layer({ ...options, apiUrl })
+    : Gateway.layerGuarded({ ...options, apiUrl }).pipe(Layer.provide(options.guards ?? layerGuards(options)))
   return Layer.mergeAll(gateway.pipe(Layer.provideMerge(tokens)), IdGenerator.layer)
 }
 
@@ -110,7 +137,11 @@ export const optionsFromConfig = (config: GatewayConfig.GatewayConfig): Options 
   maxAttempts: config.maxAttempts,
   frameGapMillis: config.frameGapMillis,
   callTimeoutMillis: config.callTimeoutMillis,
-  maxFrameBytes: config.maxFrameBytes
+  maxFrameBytes: config.maxFrameBytes,
+  rateLimitPerMinute: config.rateLimitPerMinute,
+  circuitFailures: config.circuitFailures,
+  circuitCooldownMillis: config.circuitCooldownMillis,
+  retryBudget: config.retryBudget
 })
 
 /**
