@@ -3,6 +3,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { CircuitBreaker, Gateway, RateBudget, RetryBudget, TokenProvider } from "@genesys-llm/core"
 import * as Clock from "effect/Clock"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -65,7 +66,7 @@ export const start = (options: Gateway.CallOptions = {}) =>
     )
   })
 
-const finish = (fiber: Fiber.RuntimeFiber<Ended>, advance = "1 minute") =>
+const finish = (fiber: Fiber.RuntimeFiber<Ended>, advance: Duration.DurationInput = "1 minute") =>
   Effect.zipRight(TestClock.adjust(advance), Fiber.join(fiber))
 
 // A call run to its end: its answers here are immediate, so a second of the clock is enough.
