@@ -11,7 +11,8 @@
  *   (default 10 000 ms, on the `Clock`).
  * - Half-open: after the cooldown one attempt, the probe, is let through; every other call still falls back. The
  *   probe's success closes the circuit, its failure opens it for another cooldown; a probe that ends neither way
- *   (a 429, or a call that gave up before sending) lets the next call probe.
+ *   (a 429, or a call that gave up before sending) lets the next call probe, and so does a probe that has not told
+ *   its end within a cooldown.
  *
  * The state is one process's (`layer`); `Metrics.circuitState` shows it (0 closed, 1 half-open, 2 open).
  *
@@ -103,6 +104,7 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
     let failures = 0
     let openedAt = 0
     let probing = false
+    let probeSince = 0
 
     const moveTo = (next: State, now: number) => {
       if (next === "open") openedAt = now
@@ -117,10 +119,13 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
       if (state === "open") {
         if (now - openedAt < cooldown) return Effect.succeed("open" as const)
         probing = true
+        probeSince = now
         return Effect.as(moveTo("half-open", now), "probe" as const)
       }
-      if (probing) return Effect.succeed("open" as const)
+      // A probe that never told its end (its call cut off before its attempt began) stands for one cooldown.
+      if (probing && now - probeSince < cooldown) return Effect.succeed("open" as const)
       probing = true
+      probeSince = now
       return Effect.succeed("probe" as const)
     })
 

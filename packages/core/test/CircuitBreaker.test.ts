@@ -62,6 +62,11 @@ describe("CircuitBreaker", () => {
       // A late failure of a call admitted before the circuit opened does not count as the probe's.
       yield* breaker.record("failure", false)
       assert.strictEqual(yield* breaker.state, "half-open")
+      // A probe that never tells its end stands for one cooldown, then another call may probe.
+      yield* TestClock.adjust(9_999)
+      assert.strictEqual(yield* breaker.admit, "open")
+      yield* TestClock.adjust(1)
+      assert.strictEqual(yield* breaker.admit, "probe")
     }).pipe(Effect.provide(CircuitBreaker.layerTest(options))))
 
   it.effect("the defaults: 5 failures, 10 s", () =>

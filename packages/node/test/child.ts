@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
 
-const fixture = Path.join(__dirname, "fixtures/sinkProcess.ts")
+const sinkProcess = Path.join(__dirname, "fixtures/sinkProcess.ts")
 
 export interface Child {
   readonly process: ChildProcess.ChildProcess
@@ -20,7 +20,7 @@ export interface Child {
   readonly stderr: () => string
 }
 
-export const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+export const spawn = (args: ReadonlyArray<string>, env: Record<string, string> = {}, fixture = sinkProcess) =>
   Effect.acquireRelease(
     Effect.sync((): Child => {
       const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", fixture, ...args], {
