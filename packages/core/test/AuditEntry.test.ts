@@ -66,6 +66,29 @@ describe("AuditEntry", () => {
     assert.isFalse(/\s/.test(line))
   })
 
+  it("a fallback's reason is kept on fallbacks only; an entry written before the field existed still decodes", () => {
+    const fallback = AuditEntry.fromCallAt({
+      status: "fallback",
+      idempotencyKey: "llm-gw-6f1c2d3e-0000-4000-8000-000000000001",
+      latencyMs: 5,
+      fallbackReason: "circuit-open"
+    }, 0)
+    assert.strictEqual(fallback.fallbackReason, "circuit-open")
+    const success = AuditEntry.fromCallAt({
+      status: "success",
+      idempotencyKey: "llm-gw-6f1c2d3e-0000-4000-8000-000000000001",
+      latencyMs: 5,
+      fallbackReason: "deadline"
+    }, 0)
+    assert.isFalse("fallbackReason" in success)
+    const decode = Schema.decodeUnknownEither(AuditEntry.Line)
+    const old = AuditEntry.seal(record({ status: "fallback" }), AuditEntry.genesis)
+    assert.isTrue(Either.isRight(decode(JSON.parse(AuditEntry.encodeLine(old)))))
+    const sealed = AuditEntry.seal(record({ status: "fallback", fallbackReason: "rate-limited" }), old)
+    assert.isTrue(Either.isRight(decode(JSON.parse(AuditEntry.encodeLine(sealed)))))
+    assert.isTrue(Either.isLeft(decode({ ...JSON.parse(AuditEntry.encodeLine(sealed)), fallbackReason: "bored" })))
+  })
+
   it("has the specification's fields", () => {
     const entry = AuditEntry.seal(
       record({ errorTag: "GatewayTimeoutError", correlationId: "abc-123" }),

@@ -86,6 +86,26 @@ describe("GatewayConfig", () => {
       )
     }))
 
+  it.effect("reads the shared rules' settings, with their defaults", () =>
+    Effect.gen(function*() {
+      const defaults = yield* read(credentials)
+      assert.deepStrictEqual(
+        [defaults.rateLimitPerMinute, defaults.circuitFailures, defaults.circuitCooldownMillis, defaults.retryBudget],
+        [300, 5, 10_000, 500]
+      )
+      const config = yield* read({
+        ...credentials,
+        LLM_RATE_LIMIT_PER_MINUTE: "120",
+        LLM_CIRCUIT_FAILURES: "3",
+        LLM_CIRCUIT_COOLDOWN_MS: "2500",
+        LLM_RETRY_BUDGET: "0"
+      })
+      assert.deepStrictEqual(
+        [config.rateLimitPerMinute, config.circuitFailures, config.circuitCooldownMillis, config.retryBudget],
+        [120, 3, 2500, 0]
+      )
+    }))
+
   const failsNaming = (env: Record<string, string>, ...names: ReadonlyArray<string>) =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(read(env))
@@ -112,6 +132,10 @@ describe("GatewayConfig", () => {
       yield* failsNaming({ ...base, LLM_FRAME_GAP_MS: "-1" }, "LLM_FRAME_GAP_MS")
       yield* failsNaming({ ...base, LLM_CALL_TIMEOUT_MS: "x" }, "LLM_CALL_TIMEOUT_MS")
       yield* failsNaming({ ...base, LLM_MAX_FRAME_BYTES: "" }, "LLM_MAX_FRAME_BYTES")
+      yield* failsNaming({ ...base, LLM_RATE_LIMIT_PER_MINUTE: "0" }, "LLM_RATE_LIMIT_PER_MINUTE")
+      yield* failsNaming({ ...base, LLM_CIRCUIT_FAILURES: "many" }, "LLM_CIRCUIT_FAILURES")
+      yield* failsNaming({ ...base, LLM_CIRCUIT_COOLDOWN_MS: "-5" }, "LLM_CIRCUIT_COOLDOWN_MS")
+      yield* failsNaming({ ...base, LLM_RETRY_BUDGET: "-1" }, "LLM_RETRY_BUDGET")
       yield* failsNaming({ ...base, GENESYS_API_URL: "not a url" }, "GENESYS_API_URL")
       yield* failsNaming({ ...base, GENESYS_LOGIN_URL: "ftp://x.example" }, "GENESYS_LOGIN_URL")
       yield* failsNaming({ ...base, GENESYS_API_URL: "https://x.example/?a=1" }, "GENESYS_API_URL", "query")

@@ -1,14 +1,17 @@
 // The rules every call of a process shares (Gateway.layerGuarded), through the real gateway over the HTTP double,
 // on the TestClock: the rate budget's 429 block, the circuit breaker, the retry budget.
 import { assert, describe, it } from "@effect/vitest"
-import { CircuitBreaker, type Gateway, RetryBudget } from "@genesys-llm/core"
+import { CircuitBreaker, type Gateway, Metrics, Pipeline, RetryBudget } from "@genesys-llm/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
+import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { chatRequests } from "./gatewayHelpers.js"
+import { chatRequests, input, pipelineOver } from "./gatewayHelpers.js"
 import { type Ended, guardedLayer, start } from "./guardHelpers.js"
 
 const finish = (fiber: Fiber.RuntimeFiber<Ended>, advance: Duration.DurationInput = "1 minute") =>
@@ -187,4 +190,42 @@ describe("Gateway guards: the retry budget", () => {
         })
       )
     ))
+})
+
+describe("Gateway guards: why a call fell back", () => {
+  it.effect("the Completion, the audit entry and the metrics say circuit-open", () =>
+    Effect.gen(function*() {
+      const fallbacks = (reason: string) =>
+        Effect.map(Metric.value(Metric.tagged(Metrics.fallbacks, "reason", reason)), (state) => state.count)
+      const before = yield* fallbacks("circuit-open")
+      const run = Effect.gen(function*() {
+        const fiber = yield* Effect.fork(Pipeline.run(input))
+        yield* TestClock.adjust("1 second")
+        return yield* Fiber.join(fiber)
+      })
+      // The first 503 opens the circuit; the retry meets it.
+      const first = yield* run
+      assert.strictEqual(first.status, "fallback")
+      assert.strictEqual(first.fallbackReason, "circuit-open")
+      assert.strictEqual(first.attempts, 1)
+      const second = yield* run
+      assert.strictEqual(second.fallbackReason, "circuit-open")
+      assert.strictEqual(second.attempts, 0)
+      const entries = yield* Ref.get((yield* TestAuditSink.TestAuditSink).entries)
+      assert.deepStrictEqual(entries.map((e) => [e.status, e.fallbackReason, e.attempts]), [
+        ["fallback", "circuit-open", 1],
+        ["fallback", "circuit-open", 0]
+      ])
+      assert.strictEqual((yield* fallbacks("circuit-open")) - before, 2)
+    }).pipe(Effect.provide(pipelineOver(guardedLayer(TestHttpClient.always(unavailable), { circuitFailures: 1 })))))
+
+  it.effect("a late first frame is reason deadline", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Pipeline.run(input))
+      yield* TestClock.adjust("1 minute")
+      const completion = yield* Fiber.join(fiber)
+      assert.strictEqual(completion.fallbackReason, "deadline")
+      const entries = yield* Ref.get((yield* TestAuditSink.TestAuditSink).entries)
+      assert.strictEqual(entries[0].fallbackReason, "deadline")
+    }).pipe(Effect.provide(pipelineOver(guardedLayer(TestHttpClient.always(TestHttpClient.hangReply))))))
 })
