@@ -104,8 +104,8 @@ const Count = Schema.NonNegativeInt
 
 /**
  * Why a call with status `fallback` fell back: `deadline` (the first frame was late, or a retry would have been),
- * `rate-limited` (the rate budget would have held it past its deadline), `circuit-open` (the circuit breaker was
- * open). Entries written before this field existed have none, and stay valid.
+ * `rate-limited` (a `429`'s `Retry-After` or the rate budget would have held it past its deadline), `circuit-open`
+ * (the circuit breaker was open). See `Gateway.fallbackCause`. Entries written before this field existed have none, and stay valid.
  *
  * @since 0.1.0
  * @category models

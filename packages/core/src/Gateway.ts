@@ -165,11 +165,24 @@ export type FallbackReason = "first-frame-timeout" | "retry-past-deadline" | "ra
 export type FallbackCause = "deadline" | "rate-limited" | "circuit-open"
 
 /**
+ * The cause of a fallback: its reason, where a retry that would have passed the deadline because of a `429`'s
+ * `Retry-After` counts as `rate-limited` (the gateway throttled the call), any other late retry or late first frame
+ * as `deadline`.
+ *
  * @since 0.1.0
  * @category utils
  */
-export const fallbackCause = (reason: FallbackReason): FallbackCause =>
-  reason === "rate-limited" || reason === "circuit-open" ? reason : "deadline"
+export const fallbackCause = (fallback: Pick<Fallback, "reason" | "lastStatus">): FallbackCause => {
+  switch (fallback.reason) {
+    case "rate-limited":
+    case "circuit-open":
+      return fallback.reason
+    case "retry-past-deadline":
+      return fallback.lastStatus === 429 ? "rate-limited" : "deadline"
+    case "first-frame-timeout":
+      return "deadline"
+  }
+}
 
 /**
  * The first frame did not arrive in time: this is the text to show instead. Followed by `Done`.

@@ -512,7 +512,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Requi
                 deliver(out, guarded(event.text), "model")
                 break
               case "Fallback":
-                call.fallbackReason = Gateway.fallbackCause(event.reason)
+                call.fallbackReason = Gateway.fallbackCause(event)
                 deliver(out, event.text, "fallback")
                 break
               case "Done": {

@@ -11,7 +11,7 @@ import * as Ref from "effect/Ref"
 import * as TestClock from "effect/TestClock"
 import * as TestAuditSink from "../src/TestAuditSink.js"
 import * as TestHttpClient from "../src/TestHttpClient.js"
-import { chatRequests, input, pipelineOver } from "./gatewayHelpers.js"
+import { chatRequests, input, layer, pipelineOver } from "./gatewayHelpers.js"
 import { type Ended, guardedLayer, start } from "./guardHelpers.js"
 
 const finish = (fiber: Fiber.RuntimeFiber<Ended>, advance: Duration.DurationInput = "1 minute") =>
@@ -228,4 +228,17 @@ describe("Gateway guards: why a call fell back", () => {
       const entries = yield* Ref.get((yield* TestAuditSink.TestAuditSink).entries)
       assert.strictEqual(entries[0].fallbackReason, "deadline")
     }).pipe(Effect.provide(pipelineOver(guardedLayer(TestHttpClient.always(TestHttpClient.hangReply))))))
+
+  it.effect("a 429 whose Retry-After passes the deadline is reason rate-limited, without the shared rules too", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(Pipeline.run(input))
+      yield* TestClock.adjust("1 minute")
+      const completion = yield* Fiber.join(fiber)
+      assert.strictEqual(completion.fallbackReason, "rate-limited")
+      assert.strictEqual(completion.attempts, 1)
+    }).pipe(
+      Effect.provide(
+        pipelineOver(layer(TestHttpClient.always(TestHttpClient.json(429, { status: 429 }, { "retry-after": "30" }))))
+      )
+    ))
 })
