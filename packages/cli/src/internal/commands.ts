@@ -91,7 +91,8 @@ export const chat = Spec.make({
     json: Spec.boolean(
       "json",
       "Print only one JSON object at the end, whatever the outcome: {status, text, tokensUsed, latencyMs, attempts, " +
-        "idempotencyKey, droppedContextMessages, error?}. Without it the answer is streamed as it arrives."
+        "idempotencyKey, droppedContextMessages, fallbackReason?, error?} (fallbackReason on a fallback: deadline, " +
+        "rate-limited or circuit-open). Without it the answer is streamed as it arrives."
     )
   },
   notes: [
