@@ -13,6 +13,10 @@
  * - An `expires_in` that is missing, zero, negative or not a number means the lifetime is unknown: the token is
  *   handed to the callers waiting for that fetch and not cached (never risk using an expired token).
  * - A token request is bounded by `requestTimeoutMillis`, so a hanging login server cannot hold every caller.
+ * - When the context has a `TokenStore` (such as the Redis one of `@genesys-llm/redis`), a token this provider has
+ *   not got is asked of the store, which shares it between processes and runs the login request in one of them at
+ *   a time; `invalidate` also drops it there, if the store still holds that token. Without one, the provider asks
+ *   the login server itself.
  *
  * @since 0.1.0
  */
@@ -28,6 +32,7 @@ import * as Encoding from "effect/Encoding"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
@@ -37,6 +42,7 @@ import { defined } from "./internal/defined.js"
 import * as Http from "./internal/http.js"
 import * as Secrets from "./internal/secrets.js"
 import * as Text from "./internal/text.js"
+import * as TokenStore from "./TokenStore.js"
 
 /**
  * @since 0.1.0
@@ -164,8 +170,16 @@ interface Fetched {
   readonly lifetime: number | undefined
 }
 
+// A fetched token with its refresh time, taken when the answer arrived.
+const toEntry = (skew: number) => (fetched: Fetched): Effect.Effect<TokenStore.Entry> =>
+  Effect.map(Clock.currentTimeMillis, (now) => ({
+    token: fetched.token,
+    refreshAt: fetched.lifetime === undefined ? undefined : refreshAt(now, fetched.lifetime, skew)
+  }))
+
 /**
- * Builds a token provider over the `HttpClient` in context. Its fetches run in fibers of the given scope.
+ * Builds a token provider over the `HttpClient` in context, and the `TokenStore` in context if there is one. Its
+ * fetches run in fibers of the given scope.
  *
  * @since 0.1.0
  * @category constructors
@@ -185,6 +199,8 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Secrets.formsOf(Redacted.value(authorization).slice("Basic ".length), ["Basic "])
     )
     const state = yield* Ref.make<State>({ _tag: "Empty", generation: 0 })
+    const store = Option.getOrElse(yield* Effect.serviceOption(TokenStore.TokenStore), () => TokenStore.local)
+    const key: TokenStore.Key = { loginUrl: options.loginUrl.replace(/\/+$/, ""), clientId: options.clientId }
 
     const request = Effect.sync(() =>
       HttpClientRequest.post(url).pipe(
@@ -257,27 +273,23 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Effect.withSpan("TokenProvider.fetch")
     )
 
+    const fetchEntry = store.get(key, Effect.flatMap(fetchToken, toEntry(skew)))
+
     // Stores the result only if the state still belongs to this fetch, then wakes its waiters.
     const settle = (
       generation: number,
       deferred: Deferred.Deferred<Redacted.Redacted<string>, AuthError>,
-      exit: Exit.Exit<Fetched, AuthError>
+      exit: Exit.Exit<TokenStore.Entry, AuthError>
     ) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
         yield* Ref.update(state, (s): State => {
           if (s._tag !== "Fetching" || s.generation !== generation) return s
-          if (Exit.isSuccess(exit) && exit.value.lifetime !== undefined) {
-            return {
-              _tag: "Ready",
-              generation,
-              token: exit.value.token,
-              refreshAt: refreshAt(now, exit.value.lifetime, skew)
-            }
+          if (Exit.isSuccess(exit) && exit.value.refreshAt !== undefined) {
+            return { _tag: "Ready", generation, token: exit.value.token, refreshAt: exit.value.refreshAt }
           }
           return { _tag: "Empty", generation }
         })
-        yield* Deferred.done(deferred, Exit.map(exit, (fetched) => fetched.token))
+        yield* Deferred.done(deferred, Exit.map(exit, (entry) => entry.token))
       })
 
     // Runs in its own fiber. If that fiber is interrupted (the provider's scope closes), the waiters are
@@ -286,7 +298,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       generation: number,
       deferred: Deferred.Deferred<Redacted.Redacted<string>, AuthError>
     ) =>
-      Effect.exit(fetchToken).pipe(
+      Effect.exit(fetchEntry).pipe(
         Effect.flatMap((exit) => settle(generation, deferred, exit)),
         Effect.onInterrupt((interruptors) =>
           settle(generation, deferred, Exit.interrupt(FiberId.combineAll(interruptors)))
@@ -323,7 +335,7 @@ export const make = (options: Options): Effect.Effect<Service, never, HttpClient
       Ref.update(
         state,
         (s): State => s._tag === "Ready" && s.token === token ? { _tag: "Empty", generation: s.generation + 1 } : s
-      )
+      ).pipe(Effect.zipRight(store.invalidate(key, token)))
 
     return { get, invalidate } satisfies Service
   })

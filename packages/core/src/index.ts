@@ -56,6 +56,11 @@ export * as TokenProvider from "./TokenProvider.js"
 /**
  * @since 0.1.0
  */
+export * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as IdGenerator from "./IdGenerator.js"
 
 /**

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { TokenProvider } from "@genesys-llm/core"
+import { TokenProvider, TokenStore } from "@genesys-llm/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
@@ -225,5 +225,66 @@ describe("TokenProvider", () => {
     }
     assert.strictEqual(TokenProvider.refreshAt(1000, 3_600_000, 60_000), 1000 + 3_540_000)
     assert.strictEqual(TokenProvider.refreshAt(0, 10_000, 60_000), 5000)
+  })
+
+  describe("with a TokenStore", () => {
+    // Two providers of one client (as two gateway layers, or two processes over a shared store) over one store.
+    const twoProviders = Effect.gen(function*() {
+      const options = {
+        loginUrl: "https://login.example.test",
+        clientId: "client id",
+        clientSecret: Redacted.make(secret)
+      }
+      const a = yield* TokenProvider.make(options)
+      const b = yield* TokenProvider.make({ ...options, loginUrl: "https://login.example.test/" })
+      return { a, b }
+    })
+
+    it.scoped("providers sharing a store make one token request between them", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* twoProviders
+        const fiber = yield* Effect.fork(Effect.all([a.get, b.get, a.get, b.get], { concurrency: "unbounded" }))
+        yield* TestClock.adjust("1 second")
+        const tokens = (yield* Fiber.join(fiber)).map(Redacted.value)
+        assert.deepStrictEqual(tokens, ["tok-1", "tok-1", "tok-1", "tok-1"])
+        assert.strictEqual((yield* requests).length, 1)
+      }).pipe(Effect.provide(Layer.merge(
+        TokenStore.layerMemory,
+        TestHttpClient.layer(TestHttpClient.byPath({ [tokenPath]: counting(3600, 200) }))
+      ))))
+
+    it.scoped("a 401 seen by one provider drops the token from the store; the other gets the new one after its own", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* twoProviders
+        const t1 = yield* a.get
+        assert.strictEqual(Redacted.value(yield* b.get), "tok-1")
+        yield* a.invalidate(t1)
+        const t2 = yield* a.get
+        assert.strictEqual(Redacted.value(t2), "tok-2")
+        // b still holds tok-1 in its own cache; once it is refused, b takes tok-2 from the store, not from login.
+        const b1 = yield* b.get
+        yield* b.invalidate(b1)
+        assert.strictEqual(Redacted.value(yield* b.get), "tok-2")
+        assert.strictEqual((yield* requests).length, 2)
+      }).pipe(Effect.provide(Layer.merge(
+        TokenStore.layerMemory,
+        TestHttpClient.layer(TestHttpClient.byPath({ [tokenPath]: counting() }))
+      ))))
+
+    it.scoped("a token from the store keeps its refresh time in the provider that did not fetch it", () =>
+      Effect.gen(function*() {
+        const { a, b } = yield* twoProviders
+        assert.strictEqual(Redacted.value(yield* a.get), "tok-1")
+        yield* TestClock.adjust("30 seconds")
+        assert.strictEqual(Redacted.value(yield* b.get), "tok-1")
+        yield* TestClock.adjust("30 seconds")
+        // 120 s lifetime, 60 s skew: both replace it at 60 s, with one request.
+        assert.strictEqual(Redacted.value(yield* b.get), "tok-2")
+        assert.strictEqual(Redacted.value(yield* a.get), "tok-2")
+        assert.strictEqual((yield* requests).length, 2)
+      }).pipe(Effect.provide(Layer.merge(
+        TokenStore.layerMemory,
+        TestHttpClient.layer(TestHttpClient.byPath({ [tokenPath]: counting(120) }))
+      ))))
   })
 })
