@@ -26,6 +26,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { Redis } from "ioredis"
+import * as Keys from "./internal/keys.js"
 import * as Scripts from "./internal/scripts.js"
 import * as TokenValue from "./internal/tokenValue.js"
 import { RedisClient, run } from "./RedisClient.js"
@@ -78,7 +79,7 @@ export const settings = {
  * @category utils
  */
 export const tokenKey = (prefix: string, key: TokenStore.Key): string =>
-  `${prefix}token:${TokenValue.clientHash(key.loginUrl, key.clientId)}`
+  `${prefix}token:${Keys.hashed(key.loginUrl, key.clientId)}`
 
 type Lookup = Effect.Effect<Option.Option<TokenStore.Entry>, RedisCommandFailed>
 

@@ -67,9 +67,5 @@ export const parseKey = (text: string): Buffer | undefined => {
   return undefined
 }
 
-/** The part of a Redis key that names a client: a hash, so neither the client id nor the login host is in it. */
-export const clientHash = (loginUrl: string, clientId: string): string =>
-  Crypto.createHash("sha256").update(`${loginUrl}\n${clientId}`).digest("hex")
-
 /** A value no other lock holder has: lock ownership must not collide across processes. */
 export const lockOwner = (): string => Crypto.randomBytes(16).toString("hex")
