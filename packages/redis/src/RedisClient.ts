@@ -115,7 +115,12 @@ export const redisOptions = (options: Options): Effect.Effect<RedisOptions, Inva
     })
   })
 
-const connect = (redis: Redis, options: Options, timeout: number): Effect.Effect<void, RedisUnavailable> => {
+const connect = (
+  redis: Redis,
+  options: Options,
+  timeout: number,
+  firstError: () => unknown
+): Effect.Effect<void, RedisUnavailable> => {
   const unavailable = (description: string, cause?: unknown) =>
     new RedisUnavailable({
       setting: options.setting ?? defaults.setting,
@@ -125,7 +130,7 @@ const connect = (redis: Redis, options: Options, timeout: number): Effect.Effect
     })
   return Effect.tryPromise({
     try: () => redis.connect().then(() => redis.ping()),
-    catch: (cause) => unavailable(describe(cause), cause)
+    catch: (cause) => unavailable(describe(firstError() ?? cause), cause)
   }).pipe(
     Effect.timeoutFail({
       duration: Duration.millis(timeout),
@@ -150,10 +155,13 @@ export const make = (options: Options): Effect.Effect<Redis, RedisStartError, Sc
       Effect.sync(() => new Redis({ ...redisOpts, lazyConnect: true })),
       (redis) => Effect.sync(() => redis.disconnect())
     )
-    // ioredis reports connection errors as events too; they are in the failure of `connect`, and later ones in the
-    // failure of the command they hit.
-    redis.on("error", () => {})
-    yield* connect(redis, options, timeout)
+    // ioredis reports connection errors as events (and `connect` fails with only "Connection is closed."): the
+    // first one says why the start failed; later ones are in the failure of the command they hit.
+    let firstError: unknown = undefined
+    redis.on("error", (error: unknown) => {
+      firstError ??= error
+    })
+    yield* connect(redis, options, timeout, () => firstError)
     return redis
   })
 
