@@ -11,6 +11,7 @@ import { GatewayConfig, NodePipeline } from "@genesys-llm/node"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -80,6 +81,7 @@ export interface Flags {
   readonly webhook: Option.Option<string>
   readonly maxLatency: Option.Option<number>
   readonly fallback: Option.Option<string>
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
   readonly json: boolean
 }
 
@@ -511,6 +513,35 @@ const fallbackNotice = (reason: Pipeline.Completion["fallbackReason"], maxLatenc
   }
 }
 
+// The stores shared with other instances when --redis-url or GENESYS_LLM_REDIS_URL is set, provided under the
+// pipeline (its token provider and rate budget take them from their context). The Redis package and ioredis are
+// loaded only then.
+const withSharedStores = (
+  pipeline: ReturnType<typeof NodePipeline.layerConfig>,
+  flag: Option.Option<Redacted.Redacted<string>>
+) =>
+  Effect.gen(function*() {
+    const fromEnv = yield* Config.option(Config.redacted(redisUrlSetting))
+    if (Option.isNone(flag) && Option.isNone(fromEnv)) return pipeline
+    const { RedisLayers } = yield* Effect.promise(() => import("@genesys-llm/redis"))
+    const shared = Option.isSome(flag)
+      ? RedisLayers.layerConfig({ url: flag.value, setting: "--redis-url" })
+      : RedisLayers.layerConfig()
+    return pipeline.pipe(
+      Layer.provide(shared.pipe(
+        Layer.catchAll((error) =>
+          Layer.fail(
+            error._tag === "RedisUnavailable" || error._tag === "InvalidRedisSetting"
+              ? layerFailure(1, error._tag, error.message)
+              : ExitCode.ofConfigError(error)
+          )
+        )
+      ))
+    )
+  })
+
+const redisUrlSetting = "GENESYS_LLM_REDIS_URL"
+
 const executeWith = (
   flags: Flags,
   progress: Ref.Ref<Progress>
@@ -521,8 +552,12 @@ const executeWith = (
     const database = yield* databaseUrl(flags.databaseUrl ?? Option.none())
     const configured = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
     const options = Option.isNone(database) ? configured : { ...configured, ...(yield* sharedSinks(database.value)) }
+    const pipeline = yield* Effect.mapError(
+      withSharedStores(NodePipeline.layerConfig(options), flags.redisUrl),
+      ExitCode.ofConfigError
+    )
     return yield* call(payload, options, flags.json, progress).pipe(
-      Effect.provide(NodePipeline.layerConfig(options)),
+      Effect.provide(pipeline),
       Effect.catchTags({
         ConfigError: (error) => Effect.fail(ExitCode.ofConfigError(error)),
         AuditWriteError: (error) =>

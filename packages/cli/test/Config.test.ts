@@ -162,6 +162,7 @@ describe("a payload from flags", () => {
     webhook: Option.none(),
     maxLatency: Option.none(),
     fallback: Option.none(),
+    redisUrl: Option.none(),
     json: false,
     ...patch
   })

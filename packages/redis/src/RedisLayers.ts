@@ -21,6 +21,7 @@ import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import * as RedisClient from "./RedisClient.js"
 import type { RedisStartError } from "./RedisError.js"
 import * as RedisRateBlock from "./RedisRateBlock.js"
@@ -53,28 +54,31 @@ export const layer = (options: Options): Layer.Layer<Services, RedisStartError> 
   ).pipe(Layer.provide(RedisClient.layer(options)))
 
 /**
- * The settings of `layerConfig`, for a caller that reads them itself (a command line that also takes `--redis-url`).
+ * The settings of `layerConfig`: `GENESYS_LLM_REDIS_URL` (unless `url` is given, as by a command-line flag),
+ * `GENESYS_LLM_REDIS_PREFIX` and `GENESYS_LLM_REDIS_TOKEN_KEY`.
  *
  * @since 0.1.0
  * @category utils
  */
-export const config = Config.all({
-  url: Config.redacted(RedisClient.urlSetting),
-  prefix: Config.option(Config.string(RedisTokenStore.settings.prefix)),
-  encryptionKey: Config.option(Config.redacted(RedisTokenStore.settings.encryptionKey))
-}).pipe(Config.map(({ encryptionKey, prefix, url }): Options => ({
-  url,
-  prefix: Option.getOrUndefined(prefix),
-  encryptionKey: Option.getOrUndefined(encryptionKey)
-})))
+export const config = (url?: Redacted.Redacted<string>): Config.Config<Options> =>
+  Config.all({
+    url: url === undefined ? Config.redacted(RedisClient.urlSetting) : Config.succeed(url),
+    prefix: Config.option(Config.string(RedisTokenStore.settings.prefix)),
+    encryptionKey: Config.option(Config.redacted(RedisTokenStore.settings.encryptionKey))
+  }).pipe(Config.map(({ encryptionKey, prefix, url }): Options => ({
+    url,
+    prefix: Option.getOrUndefined(prefix),
+    encryptionKey: Option.getOrUndefined(encryptionKey)
+  })))
 
 /**
- * `layer` with the settings of the environment (the current `ConfigProvider`).
+ * `layer` with the settings of the environment (the current `ConfigProvider`). A `url` given here (with the
+ * `setting` it came from, such as `--redis-url`) replaces `GENESYS_LLM_REDIS_URL`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerConfig = (
-  options: Omit<Options, "url" | "prefix" | "encryptionKey"> = {}
+  options: Omit<Options, "url" | "prefix" | "encryptionKey"> & { readonly url?: Redacted.Redacted<string> } = {}
 ): Layer.Layer<Services, RedisStartError | ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(config, (settings) => layer({ ...options, ...settings })))
+  Layer.unwrapEffect(Effect.map(config(options.url), (settings) => layer({ ...options, ...settings })))

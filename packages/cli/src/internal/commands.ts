@@ -88,6 +88,12 @@ export const chat = Spec.make({
         "$LLM_MAX_LATENCY_MS or 5000."
     ),
     fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
+    redisUrl: Spec.secret(
+      "redis-url",
+      "URL",
+      "Share the OAuth token and the rate budget with other instances through this Redis (redis://host:port). " +
+        "Default: $GENESYS_LLM_REDIS_URL; none when unset. Not reachable at start: exit 1."
+    ),
     json: Spec.boolean(
       "json",
       "Print only one JSON object at the end, whatever the outcome: {status, text, tokensUsed, latencyMs, attempts, " +
