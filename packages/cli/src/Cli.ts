@@ -65,6 +65,9 @@ export const environment: ReadonlyArray<readonly [variable: string, meaning: str
     "GENESYS_LLM_DATABASE_URL",
     "PostgreSQL URL (--database-url wins): the audit chain and the webhook outbox go to its tables; never printed."
   ],
+  ["GENESYS_LLM_REDIS_URL", "Redis shared with other instances for the token and the rate budget (--redis-url wins)."],
+  ["GENESYS_LLM_REDIS_PREFIX", "The start of every Redis key (default genesys-llm:)."],
+  ["GENESYS_LLM_REDIS_TOKEN_KEY", "32 bytes (hex or base64) to keep the token encrypted in Redis; never printed."],
   ["LLM_MAX_LATENCY_MS", "Time to the first frame before the fallback (--max-latency wins; default 5000)."],
   ["LLM_FALLBACK_TEXT", "The fallback text (--fallback wins)."],
   ["LLM_MAX_ATTEMPTS", "Attempts before giving up on retryable failures (default 3)."],

@@ -31,9 +31,21 @@ const closedPort = Effect.async<number>((resume) => {
   })
 })
 
-const chat = (simulator: GatewaySimulator.Service, n: number, extra: ReadonlyArray<string>, env = {}) =>
-  cli(["chat", "--model", "m", "--user", "hi", "--json", "--api-url", simulator.url, "--audit-log",
-    Path.join(dir, `audit-${n}.log`), ...extra], {
+const chat = (simulator: GatewaySimulator.Service, n: number, extra: ReadonlyArray<string>, env = {}) => {
+  const audit = Path.join(dir, `audit-${n}.log`)
+  return cli([
+    "chat",
+    "--model",
+    "m",
+    "--user",
+    "hi",
+    "--json",
+    "--api-url",
+    simulator.url,
+    "--audit-log",
+    audit,
+    ...extra
+  ], {
     env: {
       GENESYS_CLIENT_ID: simulator.credentials.clientId,
       GENESYS_CLIENT_SECRET: Redacted.value(simulator.credentials.clientSecret),
@@ -41,6 +53,7 @@ const chat = (simulator: GatewaySimulator.Service, n: number, extra: ReadonlyArr
       ...env
     }
   })
+}
 
 const tokenRequests = (simulator: GatewaySimulator.Service) =>
   Effect.map(simulator.control.requests, (records) => records.filter((r) => r.path === "/oauth/token").length)

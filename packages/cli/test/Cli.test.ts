@@ -125,6 +125,7 @@ describe("genesys-llm --help", () => {
           "--webhook",
           "--max-latency",
           "--fallback",
+          "--redis-url",
           "--json"
         ]
       ) {
