@@ -6,7 +6,7 @@
  */
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as FileSystem from "@effect/platform/FileSystem"
-import { AuditEntry, MetricsWebhook, Pipeline } from "@genesys-llm/core"
+import { AuditEntry, CircuitBreaker, MetricsWebhook, Pipeline, RateBudget, RetryBudget } from "@genesys-llm/core"
 import { GatewayConfig, NodePipeline } from "@genesys-llm/node"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -513,22 +513,26 @@ const fallbackNotice = (reason: Pipeline.Completion["fallbackReason"], maxLatenc
   }
 }
 
-// The stores shared with other instances when --redis-url or GENESYS_LLM_REDIS_URL is set, provided under the
-// pipeline (its token provider and rate budget take them from their context). The Redis package and ioredis are
-// loaded only then.
-const withSharedStores = (
-  pipeline: ReturnType<typeof NodePipeline.layerConfig>,
+// The stores shared with other instances when --redis-url or GENESYS_LLM_REDIS_URL is set: the token provider takes
+// the token store from its context, the rate budget of the gateway's guards is built over the shared permit counters
+// and 429 block (the circuit breaker and the retry budget stay the process's own). The Redis package and ioredis
+// are loaded only then.
+type PipelineLayer = ReturnType<typeof NodePipeline.layerConfig>
+
+const pipelineLayer = (
+  options: NodePipeline.Options,
   flag: Option.Option<Redacted.Redacted<string>>
-) =>
+): Effect.Effect<
+  Layer.Layer<Layer.Layer.Success<PipelineLayer>, Layer.Layer.Error<PipelineLayer> | ExitCode.CliFailure>,
+  ConfigError.ConfigError
+> =>
   Effect.gen(function*() {
     const fromEnv = yield* Config.option(Config.redacted(redisUrlSetting))
-    if (Option.isNone(flag) && Option.isNone(fromEnv)) return pipeline
+    if (Option.isNone(flag) && Option.isNone(fromEnv)) return NodePipeline.layerConfig(options)
     const { RedisLayers } = yield* Effect.promise(() => import("@genesys-llm/redis"))
-    const shared = Option.isSome(flag)
+    const shared = (Option.isSome(flag)
       ? RedisLayers.layerConfig({ url: flag.value, setting: "--redis-url" })
-      : RedisLayers.layerConfig()
-    return pipeline.pipe(
-      Layer.provide(shared.pipe(
+      : RedisLayers.layerConfig()).pipe(
         Layer.catchAll((error) =>
           Layer.fail(
             error._tag === "RedisUnavailable" || error._tag === "InvalidRedisSetting"
@@ -536,8 +540,20 @@ const withSharedStores = (
               : ExitCode.ofConfigError(error)
           )
         )
-      ))
-    )
+      )
+    return Layer.unwrapScoped(Effect.gen(function*() {
+      const stores = Layer.succeedContext(yield* Layer.build(shared))
+      const gateway = options.gateway
+      const guards = Layer.mergeAll(
+        RateBudget.layer({ rateLimitPerMinute: gateway.rateLimitPerMinute }).pipe(Layer.provide(stores)),
+        CircuitBreaker.layer({
+          circuitFailures: gateway.circuitFailures,
+          circuitCooldownMillis: gateway.circuitCooldownMillis
+        }),
+        RetryBudget.layer({ retryBudget: gateway.retryBudget })
+      )
+      return NodePipeline.layerConfig({ ...options, gateway: { ...gateway, guards } }).pipe(Layer.provide(stores))
+    }))
   })
 
 const redisUrlSetting = "GENESYS_LLM_REDIS_URL"
@@ -553,7 +569,7 @@ const executeWith = (
     const configured = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
     const options = Option.isNone(database) ? configured : { ...configured, ...(yield* sharedSinks(database.value)) }
     const pipeline = yield* Effect.mapError(
-      withSharedStores(NodePipeline.layerConfig(options), flags.redisUrl),
+      pipelineLayer(options, flags.redisUrl),
       ExitCode.ofConfigError
     )
     return yield* call(payload, options, flags.json, progress).pipe(

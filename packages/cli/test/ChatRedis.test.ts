@@ -77,6 +77,25 @@ describe("chat --redis-url", () => {
       assert.strictEqual(yield* tokenRequests(simulator), 1)
     }))
 
+  it.scopedLive("chat processes take their permits from one rate budget", () =>
+    Effect.gen(function*() {
+      const simulator = yield* GatewaySimulator.make({ replyText: "ok" })
+      const env = { LLM_RATE_LIMIT_PER_MINUTE: "2", GENESYS_LLM_REDIS_PREFIX: `${prefix}budget:` }
+      const statuses: Array<string> = []
+      for (const n of [7, 8, 9]) {
+        const ran = yield* chat(simulator, n, ["--redis-url", "redis://127.0.0.1:6379", "--max-latency", "1500"], env)
+        assert.strictEqual(ran.code, 0, ran.stderr)
+        const summary = JSON.parse(ran.stdout) as { status: string; fallbackReason?: string }
+        statuses.push(
+          summary.fallbackReason === undefined ? summary.status : `${summary.status} ${summary.fallbackReason}`
+        )
+      }
+      // Each process alone would have had two permits; together they had two.
+      assert.deepStrictEqual(statuses, ["success", "success", "fallback rate-limited"])
+      const chats = yield* Effect.map(simulator.control.requests, (rs) => rs.filter((r) => r.path !== "/oauth/token"))
+      assert.strictEqual(chats.length, 2)
+    }))
+
   it.scopedLive("an unreachable Redis at start: exit 1 naming the flag or the variable, never the password", () =>
     Effect.gen(function*() {
       const simulator = yield* GatewaySimulator.make({ replyText: "ok" })
