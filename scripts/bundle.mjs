@@ -57,10 +57,10 @@ const build = async ({ dir }) => {
     sourcemap: "linked",
     chunkNames: "chunks/[name]-[hash]",
     banner: { js: banner },
-    // Telemetry is a layer of its own that no command loads; its dynamic imports would only add dead chunks.
+    // `serve`'s /metrics bundles the OpenTelemetry SDK's metrics and its Prometheus exporter, in serve's own chunks.
     // fs-ext is a native addon (the audit log's file lock): loaded from node_modules, so the bin's package depends
     // on it too. pg-native is the optional native driver of pg, which this project does not use (pg is pure JS).
-    external: ["@opentelemetry/*", "fs-ext", "pg-native"],
+    external: ["fs-ext", "pg-native"],
     metafile: true,
     logLevel: "warning"
   })

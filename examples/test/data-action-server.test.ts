@@ -10,7 +10,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
@@ -22,7 +21,9 @@ const apiKey = "test-key-7f3a"
 const fallbackText = "One moment please, an agent will help you."
 const options: DataAction.Options = {
   ...DataAction.defaults,
-  apiKey: Option.some(Redacted.make(apiKey)),
+  apiKeys: [Redacted.make(apiKey)],
+  // The bodies of the tests of long histories are megabytes (the service's default bound is 64 KiB).
+  maxBodyBytes: 16 * 1024 * 1024,
   fallbackText
 }
 

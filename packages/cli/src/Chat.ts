@@ -297,7 +297,21 @@ export const readPayload = (
     }
   })
 
-interface Overrides {
+/**
+ * The pipeline's flags, shared by `chat` and `serve`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PipelineFlags = Pick<Flags, "apiUrl" | "loginUrl" | "auditLog" | "webhook" | "maxLatency" | "fallback">
+
+/**
+ * The pipeline's flags, checked: what `config` puts on top of the environment.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Overrides {
   readonly apiUrl: string | undefined
   readonly loginUrl: string | undefined
   readonly auditLogPath: string | undefined
@@ -306,7 +320,13 @@ interface Overrides {
   readonly fallbackText: string | undefined
 }
 
-const checkFlags = (flags: Flags): Effect.Effect<Overrides, ExitCode.CliFailure> =>
+/**
+ * Checks the pipeline's flags (URLs, the webhook, the latency, the audit log path).
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const checkFlags = (flags: PipelineFlags): Effect.Effect<Overrides, ExitCode.CliFailure> =>
   Effect.gen(function*() {
     const url = (name: string, value: Option.Option<string>) =>
       Option.match(value, {

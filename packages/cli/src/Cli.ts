@@ -1,5 +1,5 @@
 /**
- * The `genesys-llm` command: `chat`, `simulator` and `audit verify`, built with `@effect/cli`.
+ * The `genesys-llm` command: `chat`, `serve`, `simulator` and `audit verify`, built with `@effect/cli`.
  *
  * `run(argv)` parses a command line, runs it and gives its exit code; it never fails. Every failure leaves one
  * line on stderr (`genesys-llm: ...`) that names the problem, never a stack trace or a secret; log lines go to
@@ -80,7 +80,16 @@ export const environment: ReadonlyArray<readonly [variable: string, meaning: str
   ["LLM_SAFETY_REDACT_RULES", "Safety rule ids to enable with the action redact, e.g. email,phone-number."],
   ["LLM_SAFETY_DISABLED_RULES", "Safety rule ids to turn off (comma-separated)."],
   ["LLM_CONTEXT_MAX_MESSAGES", "Context messages kept, the newest (default 25)."],
-  ["LLM_CONTEXT_TOO_MANY_MESSAGES", "drop (default) the older messages beyond it, or reject the payload."]
+  ["LLM_CONTEXT_TOO_MANY_MESSAGES", "drop (default) the older messages beyond it, or reject the payload."],
+  ["GENESYS_LLM_SERVE_HOST", "serve: interface to listen on (--host wins; default 127.0.0.1)."],
+  ["GENESYS_LLM_SERVE_PORT", "serve: port (--port wins; default 8080)."],
+  ["GENESYS_LLM_SERVE_API_KEYS", "serve: accepted API keys, comma-separated (--api-key wins); never printed."],
+  ["GENESYS_LLM_SERVE_MODEL", "serve: model id (--model wins; default genesys-default)."],
+  ["GENESYS_LLM_SERVE_MAX_BODY_BYTES", "serve: largest request body (--max-body-bytes wins; default 65536)."],
+  ["GENESYS_LLM_SERVE_BODY_TIMEOUT_MS", "serve: deadline of a request body (--body-timeout wins; default 10000)."],
+  ["GENESYS_LLM_SERVE_MAX_IN_FLIGHT", "serve: most calls in flight (--max-in-flight wins; default 256)."],
+  ["GENESYS_LLM_SERVE_DRAIN_TIMEOUT", "serve: seconds to drain on SIGTERM (--drain-timeout wins; default 30)."],
+  ["GENESYS_LLM_SERVE_SIMULATED", "serve: 1 or true answers from an in-process simulator (as --simulated)."]
 ]
 
 /**
@@ -106,7 +115,7 @@ export const exitCodes: ReadonlyArray<readonly [code: number, meaning: string]> 
 const root = Spec.make({
   name: Output.programName,
   summary: "Send prompts through the Genesys Cloud LLM gateway pipeline, run its simulator, check audit logs.",
-  subcommands: [Commands.chat, Commands.simulator, Commands.audit, Commands.db]
+  subcommands: [Commands.chat, Commands.serve, Commands.simulator, Commands.audit, Commands.db]
 })
 
 // The deepest command a command line names, and its words from the program down (`genesys-llm audit verify`).
@@ -164,6 +173,7 @@ export const command = Command.make(name).pipe(
   Command.withDescription(root.summary),
   Command.withSubcommands([
     lazy(Commands.chat, Effect.map(Effect.promise(() => import("./Chat.js")), (Chat) => Chat.run)),
+    lazy(Commands.serve, Effect.map(Effect.promise(() => import("./Serve.js")), (Serve) => Serve.run)),
     lazy(
       Commands.simulator,
       Effect.map(Effect.promise(() => import("./Simulator.js")), (Simulator) => Simulator.execute)

@@ -31,8 +31,11 @@ process.stdout.on("error", (error: NodeJS.ErrnoException) => {
 })
 
 // The command is the first argument that names one (options such as `--log-level info` may come before it).
-const command = process.argv.slice(2).find((arg) => arg === "chat" || arg === "simulator" || arg === "audit")
-const interrupted = command === "simulator" ? ExitCode.Success : ExitCode.Interrupted
+const command = process.argv.slice(2).find((arg) =>
+  arg === "chat" || arg === "serve" || arg === "simulator" || arg === "audit"
+)
+// The simulator stops, and `serve` drains, on SIGINT or SIGTERM: that is their normal end.
+const interrupted = command === "simulator" || command === "serve" ? ExitCode.Success : ExitCode.Interrupted
 
 // What the command line needs, and no more (`NodeContext.layer` would also load the worker and process layers).
 const platform = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)

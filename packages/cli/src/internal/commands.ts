@@ -170,3 +170,97 @@ export const db = Spec.make({ name: "db", summary: "PostgreSQL database tools.",
 
 /** @internal */
 export const audit = Spec.make({ name: "audit", summary: "Audit log tools.", subcommands: [auditVerify] })
+
+/** @internal */
+export const serve = Spec.make({
+  name: "serve",
+  summary: "Serve the Genesys Cloud Data Action endpoint (POST /data-action/reply) over the pipeline, with " +
+    "/healthz, /readyz and /metrics; print its URL as the first line of stdout; drain and exit 0 on SIGTERM or " +
+    "SIGINT.",
+  flags: {
+    host: Spec.text(
+      "host",
+      "HOST",
+      "Interface to listen on. Without an API key only loopback is allowed. Default: $GENESYS_LLM_SERVE_HOST or " +
+        "127.0.0.1."
+    ),
+    port: Spec.integer(
+      "port",
+      "PORT",
+      "Port to listen on; 0 picks a free one (the URL printed says which). Default: $GENESYS_LLM_SERVE_PORT or 8080."
+    ),
+    apiKey: Spec.texts(
+      "api-key",
+      "KEY",
+      "A key callers must send in X-API-Key or as the HTTP Basic password (repeatable: every key given is valid, " +
+        "for rotation). Default: $GENESYS_LLM_SERVE_API_KEYS, comma-separated. Never printed."
+    ),
+    model: Spec.text(
+      "model",
+      "ID",
+      "The model id sent to the gateway. Default: $GENESYS_LLM_SERVE_MODEL or genesys-default."
+    ),
+    apiUrl: Spec.text(
+      "api-url",
+      "URL",
+      "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
+        "login too."
+    ),
+    loginUrl: Spec.text(
+      "login-url",
+      "URL",
+      "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
+    ),
+    auditLog: Spec.text(
+      "audit-log",
+      "PATH",
+      "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
+    ),
+    webhook: Spec.text(
+      "webhook",
+      "URL",
+      "Cost-tracking webhook that gets each call's metrics event. Default: $COST_TRACKING_WEBHOOK; none when unset."
+    ),
+    maxLatency: Spec.integer(
+      "max-latency",
+      "MS",
+      "Milliseconds to the first frame, retries included, before the fallback text is given. Default: " +
+        "$LLM_MAX_LATENCY_MS or 5000."
+    ),
+    fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
+    maxBodyBytes: Spec.integer(
+      "max-body-bytes",
+      "N",
+      "Largest request body; a larger one is refused with 413 as soon as the limit is passed. Default: " +
+        "$GENESYS_LLM_SERVE_MAX_BODY_BYTES or 65536."
+    ),
+    bodyTimeout: Spec.integer(
+      "body-timeout",
+      "MS",
+      "Milliseconds a request body may take to arrive before 408. Default: $GENESYS_LLM_SERVE_BODY_TIMEOUT_MS or " +
+        "10000."
+    ),
+    maxInFlight: Spec.integer(
+      "max-in-flight",
+      "N",
+      "Most calls in flight; past it a call is refused at once with 503 and Retry-After. Default: " +
+        "$GENESYS_LLM_SERVE_MAX_IN_FLIGHT or 256."
+    ),
+    drainTimeout: Spec.integer(
+      "drain-timeout",
+      "SECS",
+      "On SIGTERM or SIGINT, seconds the calls in flight get to finish before they are cut (recorded as " +
+        "cancelled). Default: $GENESYS_LLM_SERVE_DRAIN_TIMEOUT or 30."
+    ),
+    simulated: Spec.boolean(
+      "simulated",
+      "Answer from a gateway simulator started in this process (no account needed; credentials not read). " +
+        "Default: $GENESYS_LLM_SERVE_SIMULATED=1."
+    )
+  },
+  notes: [
+    "Credentials come from GENESYS_CLIENT_ID and GENESYS_CLIENT_SECRET (not with --simulated). Flags win over the " +
+    "environment. One JSON log line per request goes to stderr (request id, route, status, latency, idempotency " +
+    "key, call status; never a body, a key or a token)."
+  ]
+})
