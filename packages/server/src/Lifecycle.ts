@@ -146,7 +146,12 @@ export const make = (options: Options = {}): Effect.Effect<Service> =>
         })
       )
 
-    const idle = Ref.get(inFlight).pipe(Effect.repeat({ until: (n) => n <= 0, schedule: poll }), Effect.asVoid)
+    // Interruptible: the drain runs in a finalizer (uninterruptible), where a timeout could not stop the wait.
+    const idle = Ref.get(inFlight).pipe(
+      Effect.repeat({ until: (n) => n <= 0, schedule: poll }),
+      Effect.asVoid,
+      Effect.interruptible
+    )
 
     const drain = (timeout: Duration.DurationInput) =>
       Effect.gen(function*() {

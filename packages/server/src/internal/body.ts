@@ -1,7 +1,8 @@
 /**
  * Reads a request body under a size limit and a deadline, straight from Node's request: the body is refused as
- * soon as the limit is passed (the rest is not read, nor kept), and the connection is marked to close after the
- * answer so that a client still sending stops.
+ * soon as the limit is passed, and the rest is discarded as it comes (never kept) so that the client, still
+ * sending, reads the refusal rather than a reset connection; a client that goes on sending anyway is cut off a
+ * little after the answer.
  *
  * @internal
  */
@@ -17,9 +18,19 @@ export interface Limits {
   readonly timeout: Duration.DurationInput
 }
 
+/** How long a client may go on sending a refused body once it has the answer. @internal */
+export const discardGraceMillis = 5000
+
 const closeAfterAnswer = (request: HttpServerRequest.HttpServerRequest) => {
+  const incoming = NodeHttpServerRequest.toIncomingMessage(request)
   const response = NodeHttpServerRequest.toServerResponse(request)
-  if (!response.headersSent) response.setHeader("connection", "close")
+  incoming.resume()
+  response.once("finish", () => {
+    if (incoming.complete) return
+    setTimeout(() => {
+      if (!incoming.complete) incoming.socket.destroy()
+    }, discardGraceMillis).unref()
+  })
 }
 
 const tooLarge = (maxBytes: number) => new PayloadTooLarge({ message: `the body is larger than ${maxBytes} bytes` })
@@ -39,7 +50,6 @@ const collect = (request: HttpServerRequest.HttpServerRequest, maxBytes: number)
       size += chunk.length
       if (size > maxBytes) {
         cleanup()
-        incoming.pause()
         chunks.length = 0
         resume(Effect.fail(tooLarge(maxBytes)))
       } else {
