@@ -2,7 +2,7 @@
  * `pnpm bench [--quick] [--only group,group] [--out file]`: every benchmark, each against its hand-written
  * baseline in the same process on the same data; one table on stdout, the same figures in `bench/results.json`.
  *
- * Groups: preflight, e2e, decoding, safety, memory, startup.
+ * Groups: preflight, e2e, decoding, safety, memory, startup, serve.
  */
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -13,12 +13,13 @@ import { type Row, table } from "./harness.js"
 import * as Memory from "./memory.js"
 import * as Preflight from "./preflight.js"
 import * as Safety from "./safety.js"
+import * as Serve from "./serve.js"
 import { root } from "./simulator.js"
 import * as Startup from "./startup.js"
 
 export type Mode = "full" | "quick" | "tiny"
 
-export const groups = ["preflight", "e2e", "decoding", "safety", "memory", "startup"] as const
+export const groups = ["preflight", "e2e", "decoding", "safety", "memory", "startup", "serve"] as const
 
 export type Group = typeof groups[number]
 
@@ -58,6 +59,9 @@ export const runGroups = async (
         break
       case "startup":
         rows.push(...(await Startup.run(Startup.options[mode])))
+        break
+      case "serve":
+        rows.push(...(await Serve.run(Serve.options[mode])))
         break
     }
     log(`${group}: ${((Date.now() - started) / 1000).toFixed(0)} s`)

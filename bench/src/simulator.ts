@@ -18,6 +18,7 @@ export interface Simulator {
 export const spawnSimulator = async (options: {
   readonly replyBytes?: number | undefined
   readonly frameChars?: number | undefined
+  readonly paceMs?: number | undefined
 } = {}): Promise<Simulator> => {
   const args = [
     "--import",
@@ -26,7 +27,7 @@ export const spawnSimulator = async (options: {
     "--port",
     "0",
     "--pace-ms",
-    "0",
+    String(options.paceMs ?? 0),
     "--rpm",
     "100000000",
     ...(options.replyBytes === undefined ? [] : ["--reply-bytes", String(options.replyBytes)]),
