@@ -115,7 +115,7 @@ describe("first contact", () => {
 })
 
 // The packages as npm would publish them (`pnpm pack` applies publishConfig), installed into an empty project.
-const publicPackages = ["core", "node", "postgres", "simulator", "testing", "redis", "cli"]
+const publicPackages = ["core", "node", "postgres", "simulator", "testing", "redis", "server", "cli"]
 
 const consumer = `import { Pipeline } from "@genesys-llm/core"
 import { NodePipeline } from "@genesys-llm/node"

@@ -254,6 +254,18 @@ describe("genesys-llm serve", () => {
     }
   })
 
+  it("documents every option in --help, each with its environment variable", async () => {
+    const help = await runToExit(["serve", "--help"])
+    assert.strictEqual(help.code, 0)
+    const options = ["host", "port", "api-key", "model", "api-url", "login-url", "audit-log", "webhook", "max-latency"]
+    const bounds = ["fallback", "max-body-bytes", "body-timeout", "max-in-flight", "drain-timeout", "simulated"]
+    for (const option of [...options, ...bounds]) assert.include(help.stdout, `--${option}`)
+    const variables = ["HOST", "PORT", "API_KEYS", "MODEL", "MAX_BODY_BYTES", "BODY_TIMEOUT_MS", "MAX_IN_FLIGHT"]
+    for (const name of [...variables, "DRAIN_TIMEOUT", "SIMULATED"]) {
+      assert.include(help.stdout, `GENESYS_LLM_SERVE_${name}`)
+    }
+  })
+
   it("refuses to listen on a non-loopback interface without a key, and says why", async () => {
     const ran = await runToExit(["serve", "--simulated", "--host", "0.0.0.0", "--port", "0"])
     assert.strictEqual(ran.code, 2)
