@@ -34,11 +34,11 @@ interface Server {
   readonly close: () => Promise<void>
 }
 
-const spawnServer = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+const spawnServer = (args: ReadonlyArray<string>, env: Record<string, string> = {}, stderr = "ignore") =>
   new Promise<Server>((resolve, reject) => {
     const child = ChildProcess.spawn(process.execPath, args, {
       cwd: root,
-      stdio: ["ignore", "pipe", "ignore"],
+      stdio: ["ignore", "pipe", stderr === "ignore" ? "ignore" : Fs.openSync(stderr, "a")],
       env: { ...process.env, ...env }
     })
     const kill = () => child.kill("SIGKILL")
@@ -83,7 +83,11 @@ const baselineArgs = (simulatorUrl: string) => [
   simulatorUrl
 ]
 
-const rssKb = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))![1])
+const rssKb = (pid: number) => {
+  const found = /VmRSS:\s+(\d+)/.exec(Fs.readFileSync(`/proc/${pid}/status`, "utf8"))
+  if (found === null) throw new Error(`process ${pid} is gone`)
+  return Number(found[1])
+}
 
 const agent = new Http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
 
@@ -112,9 +116,18 @@ const call = (url: string) =>
 const peakPerCall = async (server: Server, concurrency: number) => {
   const start = rssKb(server.pid)
   let peak = start
-  const timer = setInterval(() => (peak = Math.max(peak, rssKb(server.pid))), 25)
-  await Promise.all(Array.from({ length: concurrency }, () => call(server.url)))
-  clearInterval(timer)
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssKb(server.pid))
+    } catch {
+      // gone: the burst fails with it
+    }
+  }, 25)
+  try {
+    await Promise.all(Array.from({ length: concurrency }, () => call(server.url)))
+  } finally {
+    clearInterval(timer)
+  }
   return ((peak - start) * 1024) / concurrency
 }
 
@@ -141,12 +154,22 @@ const both = async <A>(
   measure: (server: Server) => Promise<A>
 ): Promise<{ library: A; baseline: A }> => {
   const env = { GENESYS_CLIENT_ID: "bench-client", GENESYS_CLIENT_SECRET: "bench-secret", LLM_MAX_LATENCY_MS: "30000" }
-  const serve = await spawnServer(serveArgs(simulatorUrl, Path.join(dir, `audit-${Date.now()}.log`)), env)
-  const baseline = await spawnServer(baselineArgs(simulatorUrl))
+  const serve = await spawnServer(
+    serveArgs(simulatorUrl, Path.join(dir, `audit-${Date.now()}.log`)),
+    env,
+    Path.join(dir, "serve.stderr")
+  )
+  const baseline = await spawnServer(baselineArgs(simulatorUrl), {}, Path.join(dir, "baseline.stderr"))
   try {
     // Warm both (the JIT, the token, the connection pools).
     for (let i = 0; i < 3; i++) await Promise.all([serve, baseline].map((s) => latencies(s, 20)))
     return { library: await measure(serve), baseline: await measure(baseline) }
+  } catch (error) {
+    for (const side of ["serve", "baseline"]) {
+      const file = Path.join(dir, `${side}.stderr`)
+      if (Fs.existsSync(file)) process.stderr.write(`${side} stderr:\n${Fs.readFileSync(file, "utf8").slice(-2000)}\n`)
+    }
+    throw error
   } finally {
     await serve.close()
     await baseline.close()
