@@ -45,7 +45,7 @@ const spawnServer = (args: ReadonlyArray<string>, env: Record<string, string> = 
     process.once("exit", kill)
     let out = ""
     child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited with ${code}`)))
-    child.stdout.on("data", (data: Buffer) => {
+    child.stdout!.on("data", (data: Buffer) => {
       out += data.toString()
       if (!out.includes("\n")) return
       child.removeAllListeners("exit")
@@ -92,6 +92,8 @@ const rssKb = (pid: number) => {
 const agent = new Http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY })
 
 let turns = 0
+let failures = 0
+const failedNote = () => failures > 0 ? { note: `${failures} calls failed (not counted)` } : {}
 const call = (url: string) =>
   new Promise<number>((resolve, reject) => {
     const started = now()
@@ -106,7 +108,11 @@ const call = (url: string) =>
       headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) }
     }, (res) => {
       res.resume()
-      res.on("end", () => res.statusCode === 200 ? resolve(elapsedMs(started)) : reject(new Error(`${res.statusCode}`)))
+      // A failed call (a loaded machine's gateway timeouts) is counted, not fatal: its latency is NaN.
+      res.on("end", () => {
+        if (res.statusCode !== 200) failures++
+        resolve(res.statusCode === 200 ? elapsedMs(started) : Number.NaN)
+      })
     })
     req.once("error", reject)
     req.end(body)
@@ -131,8 +137,8 @@ const peakPerCall = async (server: Server, concurrency: number) => {
   return ((peak - start) * 1024) / concurrency
 }
 
-const latencies = (server: Server, concurrency: number) =>
-  Promise.all(Array.from({ length: concurrency }, () => call(server.url)))
+const latencies = async (server: Server, concurrency: number) =>
+  (await Promise.all(Array.from({ length: concurrency }, () => call(server.url)))).filter(Number.isFinite)
 
 const saturation = async (server: Server, clients: number, ms: number) => {
   const until = Date.now() + ms
@@ -182,9 +188,11 @@ export const run = async (opts: Options): Promise<ReadonlyArray<Row>> => {
   const paced = await spawnSimulator({ paceMs: 100, replyBytes: 320, frameChars: 16 })
   try {
     for (const concurrency of opts.concurrency) {
+      failures = 0
       const { baseline, library } = await both(paced.url, dir, (s) => peakPerCall(s, concurrency))
       rows.push(row({
         group: "serve",
+        ...failedNote(),
         name: `peak RSS per call in flight, ${concurrency.toLocaleString("en-US")} concurrent (~2 s calls)`,
         unit: "bytes",
         library,
@@ -194,11 +202,13 @@ export const run = async (opts: Options): Promise<ReadonlyArray<Row>> => {
         met: library / baseline <= 1.5
       }))
     }
+    failures = 0
     const { baseline, library } = await both(paced.url, dir, (s) => latencies(s, opts.latencyConcurrency))
     for (const p of [50, 99]) {
       const added = percentile(library, p) - percentile(baseline, p)
       rows.push(row({
         group: "serve",
+        ...failedNote(),
         name: `p${p} latency at ${opts.latencyConcurrency} concurrent (~2 s calls); added ${added.toFixed(1)} ms`,
         unit: "ms",
         library: percentile(library, p),
@@ -212,6 +222,7 @@ export const run = async (opts: Options): Promise<ReadonlyArray<Row>> => {
   }
   const unpaced = await spawnSimulator({ replyBytes: 320, frameChars: 16 })
   try {
+    failures = 0
     const { baseline, library } = await both(
       unpaced.url,
       dir,
@@ -219,6 +230,7 @@ export const run = async (opts: Options): Promise<ReadonlyArray<Row>> => {
     )
     rows.push(row({
       group: "serve",
+      ...failedNote(),
       name: `requests per second at saturation (${opts.saturationClients} clients, simulator unpaced)`,
       unit: "req/s",
       library,
