@@ -114,7 +114,11 @@ const call = (url: string) =>
         resolve(res.statusCode === 200 ? elapsedMs(started) : Number.NaN)
       })
     })
-    req.once("error", reject)
+    // A reset connection (the listen backlog overflowing at a burst of thousands) counts as a failed call.
+    req.once("error", () => {
+      failures++
+      resolve(Number.NaN)
+    })
     req.end(body)
   })
 
