@@ -95,7 +95,7 @@ let turns = 0
 let failures = 0
 const failedNote = () => failures > 0 ? { note: `${failures} calls failed (not counted)` } : {}
 const call = (url: string) =>
-  new Promise<number>((resolve, reject) => {
+  new Promise<number>((resolve) => {
     const started = now()
     const body = JSON.stringify({
       conversationId: `bench-${turns}`,
