@@ -5,6 +5,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Http from "node:http"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { baseEnv, bin, root } from "./utils.js"
@@ -133,6 +134,8 @@ describe("genesys-llm serve", () => {
     assert.deepStrictEqual(Object.keys(body).sort(), ["idempotencyKey", "reply", "status"])
     assert.strictEqual(body.status, "success")
     assert.deepStrictEqual((await request(`${served.url}/healthz`)).status, 200)
+    const traced = await request(`${served.url}/healthz`, { headers: { "x-request-id": "trace-42" } })
+    assert.strictEqual(traced.headers["x-request-id"], "trace-42")
     assert.deepStrictEqual(JSON.parse((await request(`${served.url}/readyz`)).text), { status: "ready" })
     const line = served.stderr().split("\n").find((l) => l.includes(body.idempotencyKey))!
     const logged = JSON.parse(line)
@@ -187,24 +190,33 @@ describe("genesys-llm serve", () => {
     const before = rssKb(served.child.pid!)
     const chunk = Buffer.alloc(64 * 1024, 0x61)
     let sent = 0
+    // A raw socket, so that what the server sends is read while the body is still being written.
     const answer = await new Promise<{ status: number; sentWhenAnswered: number }>((resolve, reject) => {
-      const req = Http.request(`${served.url}/data-action/reply`, {
-        method: "POST",
-        headers: { ...json, "x-api-key": keys.old, "transfer-encoding": "chunked" },
-        agent: false
-      }, (res) => {
-        resolve({ status: res.statusCode!, sentWhenAnswered: sent })
-        res.resume()
-        req.destroy()
+      const { hostname, port } = new URL(served.url)
+      const socket = Net.connect(Number(port), hostname)
+      let received = ""
+      let done = false
+      socket.setEncoding("utf8").on("data", (data: string) => {
+        received += data
+        const status = /^HTTP\/1\.1 (\d{3})/.exec(received)
+        if (status !== null && !done) {
+          done = true
+          resolve({ status: Number(status[1]), sentWhenAnswered: sent })
+          socket.destroy()
+        }
       })
-      req.once("error", (error) => sent > 0 ? undefined : reject(error))
+      socket.once("error", (error) => done ? undefined : reject(error))
+      socket.write(
+        `POST /data-action/reply HTTP/1.1\r\nHost: ${hostname}\r\ncontent-type: application/json\r\n` +
+          `x-api-key: ${keys.old}\r\ntransfer-encoding: chunked\r\n\r\n`
+      )
+      const frame = Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from("\r\n")])
       const pump = () => {
         // Up to 64 MiB; the answer comes long before.
-        if (sent >= 64 * 1024 * 1024 || req.destroyed) return
+        if (done || sent >= 64 * 1024 * 1024) return
         sent += chunk.length
-        // A client writing as the network takes it, with a pause between chunks (as a real upload has).
-        if (req.write(chunk)) setTimeout(pump, 1)
-        else req.once("drain", pump)
+        if (socket.write(frame)) setTimeout(pump, 1)
+        else socket.once("drain", pump)
       }
       pump()
     })

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -88,6 +89,10 @@ export const middleware = HttpMiddleware.make((app) =>
     const start = yield* Clock.currentTimeMillis
     const requestId = yield* requestIdOf(request)
     const ref = yield* Ref.make<CallNote>({})
+    // The answer is written inside the served app, before this middleware sees it: the header goes on there.
+    yield* HttpApp.appendPreResponseHandler((_, response) =>
+      Effect.succeed(HttpServerResponse.setHeader(response, "x-request-id", requestId))
+    )
     const exit = yield* app.pipe(Effect.locally(currentNote, Option.some(ref)), Effect.exit)
     const end = yield* Clock.currentTimeMillis
     const callNote = yield* Ref.get(ref)
@@ -103,6 +108,6 @@ export const middleware = HttpMiddleware.make((app) =>
         ...(callNote.callStatus === undefined ? {} : { callStatus: callNote.callStatus })
       })
     )
-    return yield* Exit.map(exit, (response) => HttpServerResponse.setHeader(response, "x-request-id", requestId))
+    return yield* exit
   })
 )
