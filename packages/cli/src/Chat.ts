@@ -578,6 +578,37 @@ const pipelineLayer = (
 
 const redisUrlSetting = "GENESYS_LLM_REDIS_URL"
 
+/**
+ * The settings of the stores and sinks shared by instances: `--database-url` and `--redis-url` (each also from the
+ * environment).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SharedFlags {
+  readonly databaseUrl?: Option.Option<Redacted.Redacted<string>> | undefined
+  readonly redisUrl: Option.Option<Redacted.Redacted<string>>
+}
+
+/**
+ * The pipeline a command runs over, with what instances share when it is configured: the audit chain and the
+ * outbox in PostgreSQL (`--database-url`, `GENESYS_LLM_DATABASE_URL`), the token and the rate budget in Redis
+ * (`--redis-url`, `GENESYS_LLM_REDIS_URL`). The PostgreSQL pool lives in the current scope. `chat` and `serve`
+ * both build theirs here.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const sharedPipeline = (configured: NodePipeline.Options, flags: SharedFlags) =>
+  Effect.gen(function*() {
+    const database = yield* databaseUrl(flags.databaseUrl ?? Option.none())
+    const options: NodePipeline.Options = Option.isNone(database)
+      ? configured
+      : { ...configured, ...(yield* sharedSinks(database.value)) }
+    const pipeline = yield* Effect.mapError(pipelineLayer(options, flags.redisUrl), ExitCode.ofConfigError)
+    return { options, pipeline }
+  })
+
 const executeWith = (
   flags: Flags,
   progress: Ref.Ref<Progress>
@@ -585,13 +616,8 @@ const executeWith = (
   Effect.gen(function*() {
     const payload = yield* readPayload(flags)
     const overrides = yield* checkFlags(flags)
-    const database = yield* databaseUrl(flags.databaseUrl ?? Option.none())
     const configured = yield* Effect.mapError(config(overrides), ExitCode.ofConfigError)
-    const options = Option.isNone(database) ? configured : { ...configured, ...(yield* sharedSinks(database.value)) }
-    const pipeline = yield* Effect.mapError(
-      pipelineLayer(options, flags.redisUrl),
-      ExitCode.ofConfigError
-    )
+    const { options, pipeline } = yield* sharedPipeline(configured, flags)
     return yield* call(payload, options, flags.json, progress).pipe(
       Effect.provide(pipeline),
       Effect.catchTags({

@@ -53,6 +53,8 @@ export interface Settings {
   readonly drainTimeoutSeconds: number
   readonly simulated: boolean
   readonly pipeline: Chat.Overrides
+  /** `--database-url` and `--redis-url`: the audit chain, the outbox, the token and the rate budget shared. */
+  readonly shared: Chat.SharedFlags
 }
 
 const usage = (message: string) =>
@@ -122,7 +124,8 @@ export const settings = (flags: Flags): Effect.Effect<Settings, ExitCode.CliFail
       maxInFlight: yield* positive("--max-in-flight", pick(flags.maxInFlight, env.maxInFlight, 256), 1),
       drainTimeoutSeconds: yield* positive("--drain-timeout", pick(flags.drainTimeout, env.drainTimeout, 30), 0),
       simulated: flags.simulated || Option.getOrElse(env.simulated, () => false),
-      pipeline: yield* Chat.checkFlags(flags)
+      pipeline: yield* Chat.checkFlags(flags),
+      shared: { databaseUrl: flags.databaseUrl, redisUrl: flags.redisUrl }
     }
   })
 
@@ -161,7 +164,12 @@ const simulatedPipeline = (settings: Settings) =>
 export const pipelineLayer = (settings: Settings): Layer.Layer<PipelineServices, ExitCode.CliFailure> =>
   (settings.simulated
     ? simulatedPipeline(settings)
-    : Layer.unwrapEffect(Effect.map(Chat.config(settings.pipeline), (options) => NodePipeline.layerConfig(options))))
+    : Layer.unwrapScoped(
+      Effect.flatMap(
+        Chat.config(settings.pipeline),
+        (options) => Effect.map(Chat.sharedPipeline(options, settings.shared), ({ pipeline }) => pipeline)
+      )
+    ))
     .pipe(Layer.mapError(layerFailure))
 
 function layerFailure(error: unknown): ExitCode.CliFailure {

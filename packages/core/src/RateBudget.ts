@@ -23,10 +23,14 @@ import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Metrics from "./Metrics.js"
 import * as RateBlock from "./RateBlock.js"
 
@@ -37,6 +41,13 @@ import * as RateBlock from "./RateBlock.js"
 export interface Options {
   /** Permits a minute per key until the gateway says otherwise (`inin-ratelimit-allowed`). Default 300. */
   readonly rateLimitPerMinute?: number | undefined
+  /**
+   * Until the gateway has answered a key once, one attempt at a time for it: the configured limit is a guess, and
+   * calls started together would otherwise send a burst into a lower limit before the first answer tells it
+   * (`inin-ratelimit-allowed`). The others wait for that answer, at most `firstAnswerWaitMillis` and never past
+   * their deadline, then go on. Default `true`; `false` in `layerTest` unless set.
+   */
+  readonly learnBeforeBurst?: boolean | undefined
 }
 
 /**
@@ -47,7 +58,9 @@ export const defaults = {
   rateLimitPerMinute: 300,
   /** The block after a `429` that says nothing of how long. */
   blockMillisWithoutRetryAfter: 1_000,
-  windowMillis: 60_000
+  windowMillis: 60_000,
+  /** The longest wait for a key's first answer before the other attempts go on without it. */
+  firstAnswerWaitMillis: 2_000
 } as const
 
 /**
@@ -132,8 +145,11 @@ export const make = (
         })
       )
 
+    const firstAnswer = awaitingFirstAnswer(options.learnBeforeBurst ?? true)
+
     const take = (key: string, deadline: number): Effect.Effect<boolean> =>
       Effect.gen(function*() {
+        yield* firstAnswer.await(key, deadline)
         for (;;) {
           const blocked = yield* blockedFor(key)
           const wait = blocked > 0 ? blocked : yield* consume(key)
@@ -147,6 +163,7 @@ export const make = (
     const learn = (key: string, answer: Answer): Effect.Effect<void> =>
       Effect.suspend(() => {
         if (isCount(answer.allowed)) learnt.set(key, answer.allowed)
+        firstAnswer.heard(key)
         const block = blockOf(answer)
         return block > 0
           ? blocks.block(key, Math.min(block, defaults.windowMillis)).pipe(
@@ -157,6 +174,38 @@ export const make = (
 
     return { take, learn }
   })
+
+// The first attempt for a key goes at once and the others wait for its answer (`heard`), within a bound; once a key
+// was answered, or its first answer was waited for in vain, nobody waits for it again.
+const awaitingFirstAnswer = (enabled: boolean) => {
+  const settled = new Set<string>()
+  const pending = new Map<string, Deferred.Deferred<void>>()
+  const settle = (key: string) => {
+    settled.add(key)
+    const waiting = pending.get(key)
+    if (waiting === undefined) return
+    pending.delete(key)
+    Deferred.unsafeDone(waiting, Exit.void)
+  }
+  const wait = (key: string, deadline: number, answer: Deferred.Deferred<void>) =>
+    Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const bound = Math.min(defaults.firstAnswerWaitMillis, deadline - now - 1)
+      const heard = bound <= 0 ? Option.none() : yield* Effect.timeoutOption(Deferred.await(answer), bound)
+      if (Option.isNone(heard)) settle(key)
+    })
+  return {
+    await: (key: string, deadline: number): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (!enabled || settled.has(key)) return Effect.void
+        const answer = pending.get(key)
+        if (answer !== undefined) return wait(key, deadline, answer)
+        pending.set(key, Deferred.unsafeMake<void>(FiberId.none))
+        return Effect.void
+      }),
+    heard: settle
+  }
+}
 
 // How long an answer blocks its key: a 429 for its Retry-After; a success that used the last permit of the window
 // until the window resets.
@@ -196,7 +245,8 @@ export const layerMemory = (options: Options = {}): Layer.Layer<RateBudget> =>
  * @since 0.1.0
  * @category layers
  */
-export const layerTest = (options: Options = {}): Layer.Layer<RateBudget> => layerMemory(options)
+export const layerTest = (options: Options = {}): Layer.Layer<RateBudget> =>
+  layerMemory({ ...options, learnBeforeBurst: options.learnBeforeBurst ?? false })
 
 /**
  * No budget: every permit is granted at once and nothing is learnt.

@@ -4,6 +4,7 @@ import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as TestClock from "effect/TestClock"
 import * as RateBlock from "../src/RateBlock.js"
 import * as RateBudget from "../src/RateBudget.js"
@@ -103,4 +104,43 @@ describe("RateBlock memory store", () => {
       yield* TestClock.adjust(500)
       assert.strictEqual(yield* blocks.remaining(key), 0)
     }).pipe(Effect.provide(RateBlock.layerMemory)))
+})
+
+describe("RateBudget before a key's first answer", () => {
+  const learning = RateBudget.layerTest({ learnBeforeBurst: true })
+
+  it.effect("one attempt goes; the others wait for what its answer says of the limit, and keep to it", () =>
+    Effect.gen(function*() {
+      const budget = yield* RateBudget.RateBudget
+      assert.isTrue(yield* budget.take(key, 5_000))
+      const second = yield* Effect.fork(Effect.zip(budget.take(key, 5_000), Clock.currentTimeMillis))
+      yield* TestClock.adjust(100)
+      assert.isTrue(Option.isNone(yield* Fiber.poll(second)), "the second waits for the first answer")
+      // The gateway allows 2 a minute, not the configured 300.
+      yield* budget.learn(key, { status: 200, allowed: 2, count: 1, resetMillis: 59_900 })
+      assert.deepStrictEqual(yield* Fiber.join(second), [true, 100])
+      // The third would wait for the next window, past its deadline: refused at once, nothing sent.
+      assert.isFalse(yield* budget.take(key, 5_000))
+      // Another key was never answered: its first attempt goes at once.
+      assert.isTrue(yield* budget.take("client-b", 5_000))
+    }).pipe(Effect.provide(learning)))
+
+  it.effect("without an answer (the first attempt found no gateway) the others go on after the bound", () =>
+    Effect.gen(function*() {
+      const budget = yield* RateBudget.RateBudget
+      assert.isTrue(yield* budget.take(key, 10_000))
+      const waited = yield* takeAt(10_000, RateBudget.defaults.firstAnswerWaitMillis)
+      assert.deepStrictEqual(waited, { granted: true, at: RateBudget.defaults.firstAnswerWaitMillis })
+      // Nobody waits for that key's first answer again.
+      assert.isTrue(yield* budget.take(key, 10_000))
+      assert.strictEqual(yield* Clock.currentTimeMillis, RateBudget.defaults.firstAnswerWaitMillis)
+    }).pipe(Effect.provide(learning)))
+
+  it.effect("a deadline nearer than the bound is never passed for it", () =>
+    Effect.gen(function*() {
+      const budget = yield* RateBudget.RateBudget
+      assert.isTrue(yield* budget.take(key, 10_000))
+      const waited = yield* takeAt(500, 10_000)
+      assert.isTrue(waited.at < 500, `went on at ${waited.at}`)
+    }).pipe(Effect.provide(learning)))
 })

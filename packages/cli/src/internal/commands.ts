@@ -16,6 +16,15 @@ export const defaultTemperature = 0.2
 /** @internal */
 export const defaultMaxTokens = 1024
 
+/** The `--redis-url` flag of the commands that share the token and the rate budget. @internal */
+export const redisUrl = () =>
+  Spec.secret(
+    "redis-url",
+    "URL",
+    "Share the OAuth token and the rate budget with other instances through this Redis (redis://host:port). " +
+      "Default: $GENESYS_LLM_REDIS_URL; none when unset. Not reachable at start: exit 1."
+  )
+
 /** The `--database-url` flag of the commands that use PostgreSQL. @internal */
 export const databaseUrl = (what: string) =>
   Spec.secret(
@@ -88,12 +97,7 @@ export const chat = Spec.make({
         "$LLM_MAX_LATENCY_MS or 5000."
     ),
     fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
-    redisUrl: Spec.secret(
-      "redis-url",
-      "URL",
-      "Share the OAuth token and the rate budget with other instances through this Redis (redis://host:port). " +
-        "Default: $GENESYS_LLM_REDIS_URL; none when unset. Not reachable at start: exit 1."
-    ),
+    redisUrl: redisUrl(),
     json: Spec.boolean(
       "json",
       "Print only one JSON object at the end, whatever the outcome: {status, text, tokensUsed, latencyMs, attempts, " +
@@ -216,6 +220,10 @@ export const serve = Spec.make({
       "PATH",
       "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
     ),
+    databaseUrl: databaseUrl(
+      "the audit chain and the webhook outbox go to its tables, shared by every instance, instead of files."
+    ),
+    redisUrl: redisUrl(),
     webhook: Spec.text(
       "webhook",
       "URL",
