@@ -34,6 +34,42 @@ export const databaseUrl = (what: string) =>
   )
 
 /** @internal */
+/** The options of the pipeline, shared by `chat` and `serve`. @internal */
+const pipelineFlags = {
+  apiUrl: Spec.text(
+    "api-url",
+    "URL",
+    "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
+      "login too (a simulator, a proxy)."
+  ),
+  loginUrl: Spec.text(
+    "login-url",
+    "URL",
+    "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
+  ),
+  auditLog: Spec.text(
+    "audit-log",
+    "PATH",
+    "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
+  ),
+  databaseUrl: databaseUrl(
+    "the audit chain and the webhook outbox go to its tables, shared by every instance, instead of files."
+  ),
+  webhook: Spec.text(
+    "webhook",
+    "URL",
+    "Cost-tracking webhook that gets each call's metrics event. Default: $COST_TRACKING_WEBHOOK; none when unset."
+  ),
+  maxLatency: Spec.integer(
+    "max-latency",
+    "MS",
+    "Milliseconds to the first frame, retries included, before the fallback text is given. Default: " +
+      "$LLM_MAX_LATENCY_MS or 5000."
+  ),
+  fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
+  redisUrl: redisUrl()
+}
+
 export const chat = Spec.make({
   name: "chat",
   summary: "Send one prompt through the pipeline (validation, context window, safety policy, gateway, fallback, " +
@@ -66,38 +102,7 @@ export const chat = Spec.make({
       "N",
       `maxTokens of the built payload, 1 to 4096; the context budget is 80% of it. Default: ${defaultMaxTokens}.`
     ),
-    apiUrl: Spec.text(
-      "api-url",
-      "URL",
-      "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
-        "login too (a simulator, a proxy)."
-    ),
-    loginUrl: Spec.text(
-      "login-url",
-      "URL",
-      "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
-    ),
-    auditLog: Spec.text(
-      "audit-log",
-      "PATH",
-      "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
-    ),
-    databaseUrl: databaseUrl(
-      "the audit chain and the webhook outbox go to its tables, shared by every instance, instead of files."
-    ),
-    webhook: Spec.text(
-      "webhook",
-      "URL",
-      "Cost-tracking webhook that gets the call's metrics event. Default: $COST_TRACKING_WEBHOOK; none when unset."
-    ),
-    maxLatency: Spec.integer(
-      "max-latency",
-      "MS",
-      "Milliseconds to the first frame, retries included, before the fallback text is given. Default: " +
-        "$LLM_MAX_LATENCY_MS or 5000."
-    ),
-    fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
-    redisUrl: redisUrl(),
+    ...pipelineFlags,
     json: Spec.boolean(
       "json",
       "Print only one JSON object at the end, whatever the outcome: {status, text, tokensUsed, latencyMs, attempts, " +
@@ -204,38 +209,7 @@ export const serve = Spec.make({
       "ID",
       "The model id sent to the gateway. Default: $GENESYS_LLM_SERVE_MODEL or genesys-default."
     ),
-    apiUrl: Spec.text(
-      "api-url",
-      "URL",
-      "Gateway API base URL, instead of $GENESYS_API_URL or https://api.$GENESYS_ENV. Given alone, it serves for " +
-        "login too."
-    ),
-    loginUrl: Spec.text(
-      "login-url",
-      "URL",
-      "OAuth login base URL, instead of $GENESYS_LOGIN_URL, the --api-url, or https://login.$GENESYS_ENV."
-    ),
-    auditLog: Spec.text(
-      "audit-log",
-      "PATH",
-      "The hash-chained audit log to append to. Default: $LLM_AUDIT_LOG_PATH or ./llm-audit.log."
-    ),
-    databaseUrl: databaseUrl(
-      "the audit chain and the webhook outbox go to its tables, shared by every instance, instead of files."
-    ),
-    redisUrl: redisUrl(),
-    webhook: Spec.text(
-      "webhook",
-      "URL",
-      "Cost-tracking webhook that gets each call's metrics event. Default: $COST_TRACKING_WEBHOOK; none when unset."
-    ),
-    maxLatency: Spec.integer(
-      "max-latency",
-      "MS",
-      "Milliseconds to the first frame, retries included, before the fallback text is given. Default: " +
-        "$LLM_MAX_LATENCY_MS or 5000."
-    ),
-    fallback: Spec.text("fallback", "TEXT", "The fallback text. Default: $LLM_FALLBACK_TEXT or the built-in one."),
+    ...pipelineFlags,
     maxBodyBytes: Spec.integer(
       "max-body-bytes",
       "N",
