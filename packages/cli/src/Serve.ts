@@ -110,6 +110,12 @@ export const settings = (flags: Flags): Effect.Effect<Settings, ExitCode.CliFail
           "budget. Give --api-key KEY (or GENESYS_LLM_SERVE_API_KEYS), or listen on 127.0.0.1"
       )
     }
+    const simulated = flags.simulated || Option.getOrElse(env.simulated, () => false)
+    if (simulated && (Option.isSome(flags.databaseUrl) || Option.isSome(flags.redisUrl))) {
+      return yield* usage(
+        "--simulated answers from a simulator of this process alone; it takes no --database-url or --redis-url"
+      )
+    }
     const port = pick(flags.port, env.port, 8080)
     if (!(Number.isInteger(port) && port >= 0 && port <= 65535)) {
       return yield* usage(`--port must be an integer from 0 to 65535, got ${port}`)
@@ -123,7 +129,7 @@ export const settings = (flags: Flags): Effect.Effect<Settings, ExitCode.CliFail
       bodyTimeoutMillis: yield* positive("--body-timeout", pick(flags.bodyTimeout, env.bodyTimeout, 10_000), 1),
       maxInFlight: yield* positive("--max-in-flight", pick(flags.maxInFlight, env.maxInFlight, 256), 1),
       drainTimeoutSeconds: yield* positive("--drain-timeout", pick(flags.drainTimeout, env.drainTimeout, 30), 0),
-      simulated: flags.simulated || Option.getOrElse(env.simulated, () => false),
+      simulated,
       pipeline: yield* Chat.checkFlags(flags),
       shared: { databaseUrl: flags.databaseUrl, redisUrl: flags.redisUrl }
     }
@@ -173,6 +179,8 @@ export const pipelineLayer = (settings: Settings): Layer.Layer<PipelineServices,
     .pipe(Layer.mapError(layerFailure))
 
 function layerFailure(error: unknown): ExitCode.CliFailure {
+  // Already classified (a bad --database-url, an unreachable Redis): its exit code and reason stand.
+  if (error instanceof ExitCode.CliFailure) return error
   const tagged = error as { readonly _tag?: string; readonly message?: string }
   if (typeof tagged === "object" && tagged !== null && "_op" in tagged) {
     return ExitCode.ofConfigError(error as Parameters<typeof ExitCode.ofConfigError>[0])

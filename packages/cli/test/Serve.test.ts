@@ -40,14 +40,14 @@ const launch = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =
   })
 
 // Runs a command to its exit.
-const runToExit = (args: ReadonlyArray<string>) =>
+const runToExit = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   new Promise<{ readonly code: number | null; readonly stdout: string; readonly stderr: string }>((resolve) => {
     const child = ChildProcess.execFile(
       process.execPath,
       [bin, ...args],
       {
         cwd: root,
-        env: baseEnv(),
+        env: { ...baseEnv(), ...env },
         timeout: 30_000
       },
       (error, stdout, stderr) =>
@@ -283,6 +283,19 @@ describe("genesys-llm serve", () => {
     assert.strictEqual(ran.code, 2)
     assert.strictEqual(ran.stdout, "")
     assert.match(ran.stderr, /refusing to listen on 0\.0\.0\.0 without an API key/)
+  })
+
+  it("refuses shared stores with --simulated, and a bad --database-url with its own exit code, never the URL", async () => {
+    const simulated = await runToExit(["serve", "--simulated", "--port", "0", "--redis-url", "redis://127.0.0.1:9"])
+    assert.strictEqual(simulated.code, 2)
+    assert.match(simulated.stderr, /--simulated .* takes no --database-url or --redis-url/)
+    const bad = await runToExit(["serve", "--port", "0", "--database-url", "mysql://user:hunter2@db/x"], {
+      GENESYS_CLIENT_ID: "id",
+      GENESYS_CLIENT_SECRET: "secret"
+    })
+    assert.strictEqual(bad.code, 2, bad.stderr)
+    assert.match(bad.stderr, /--database-url/)
+    assert.notInclude(bad.stderr, "hunter2")
   })
 })
 

@@ -70,6 +70,7 @@ export const defaults = {
  * @category models
  */
 export interface Answer {
+  /** The answer's HTTP status; `0` when the attempt got none (a transport error, a failed token request, a cut). */
   readonly status: number
   /** `Retry-After` (or `retry-after-ms`) in milliseconds. */
   readonly retryAfterMillis?: number | undefined
@@ -89,7 +90,7 @@ export interface Service {
   /**
    * Takes a permit for `key`, waiting for a block to end or for the window to let one through, but only when that
    * wait ends before `deadline` (epoch milliseconds on the `Clock`). `true`: granted; `false`: the wait would pass the
-   * deadline, and nothing was waited for or taken.
+   * deadline (or the wait for the key's first answer reached it), and nothing was taken.
    */
   readonly take: (key: string, deadline: number) => Effect.Effect<boolean>
   /** Learns from an answer of the gateway to `key`: its limit headers, and a `429`'s block. */
@@ -149,7 +150,7 @@ export const make = (
 
     const take = (key: string, deadline: number): Effect.Effect<boolean> =>
       Effect.gen(function*() {
-        yield* firstAnswer.await(key, deadline)
+        if (!(yield* firstAnswer.await(key, deadline))) return false
         for (;;) {
           const blocked = yield* blockedFor(key)
           const wait = blocked > 0 ? blocked : yield* consume(key)
@@ -187,21 +188,26 @@ const awaitingFirstAnswer = (enabled: boolean) => {
     pending.delete(key)
     Deferred.unsafeDone(waiting, Exit.void)
   }
+  // `false`: the call's deadline came before the answer; it must not send with nothing left of its time.
   const wait = (key: string, deadline: number, answer: Deferred.Deferred<void>) =>
     Effect.gen(function*() {
-      const now = yield* Clock.currentTimeMillis
-      const bound = Math.min(defaults.firstAnswerWaitMillis, deadline - now - 1)
-      const heard = bound <= 0 ? Option.none() : yield* Effect.timeoutOption(Deferred.await(answer), bound)
-      if (Option.isNone(heard)) settle(key)
+      const untilDeadline = deadline - (yield* Clock.currentTimeMillis)
+      if (untilDeadline <= 0) return false
+      const bound = Math.min(defaults.firstAnswerWaitMillis, untilDeadline)
+      const heard = yield* Effect.timeoutOption(Deferred.await(answer), bound)
+      if (Option.isSome(heard)) return true
+      if (bound < defaults.firstAnswerWaitMillis) return false
+      settle(key)
+      return true
     })
   return {
-    await: (key: string, deadline: number): Effect.Effect<void> =>
+    await: (key: string, deadline: number): Effect.Effect<boolean> =>
       Effect.suspend(() => {
-        if (!enabled || settled.has(key)) return Effect.void
+        if (!enabled || settled.has(key)) return Effect.succeed(true)
         const answer = pending.get(key)
         if (answer !== undefined) return wait(key, deadline, answer)
         pending.set(key, Deferred.unsafeMake<void>(FiberId.none))
-        return Effect.void
+        return Effect.succeed(true)
       }),
     heard: settle
   }
@@ -284,6 +290,6 @@ export const layerConfig = (
   Layer.unwrapEffect(
     Effect.map(
       config,
-      (fromEnv) => layer({ rateLimitPerMinute: options.rateLimitPerMinute ?? fromEnv.rateLimitPerMinute })
+      (fromEnv) => layer({ ...options, rateLimitPerMinute: options.rateLimitPerMinute ?? fromEnv.rateLimitPerMinute })
     )
   )

@@ -136,11 +136,26 @@ describe("RateBudget before a key's first answer", () => {
       assert.strictEqual(yield* Clock.currentTimeMillis, RateBudget.defaults.firstAnswerWaitMillis)
     }).pipe(Effect.provide(learning)))
 
+  it.effect("an attempt that got no answer lets the waiting calls go at once", () =>
+    Effect.gen(function*() {
+      const budget = yield* RateBudget.RateBudget
+      assert.isTrue(yield* budget.take(key, 10_000))
+      const second = yield* Effect.fork(Effect.zip(budget.take(key, 10_000), Clock.currentTimeMillis))
+      yield* TestClock.adjust(50)
+      yield* budget.learn(key, { status: 0 })
+      assert.deepStrictEqual(yield* Fiber.join(second), [true, 50])
+    }).pipe(Effect.provide(learning)))
+
   it.effect("a deadline nearer than the bound is never passed for it", () =>
     Effect.gen(function*() {
       const budget = yield* RateBudget.RateBudget
       assert.isTrue(yield* budget.take(key, 10_000))
-      const waited = yield* takeAt(500, 10_000)
-      assert.isTrue(waited.at < 500, `went on at ${waited.at}`)
+      // It gives up at its deadline: no request sent with nothing left of its time.
+      assert.deepStrictEqual(yield* takeAt(500, 10_000), { granted: false, at: 500 })
+      // A call whose deadline has passed neither waits nor opens the gate for the others.
+      assert.isFalse(yield* budget.take(key, 0))
+      const from = yield* Clock.currentTimeMillis
+      const later = yield* takeAt(from + 20_000, 10_000)
+      assert.deepStrictEqual(later, { granted: true, at: from + RateBudget.defaults.firstAnswerWaitMillis })
     }).pipe(Effect.provide(learning)))
 })

@@ -59,7 +59,10 @@ export const layerGuards = (
   options: RateBudget.Options & CircuitBreaker.Options & RetryBudget.Options = {}
 ): Layer.Layer<Gateway.Guards> =>
   Layer.mergeAll(
-    RateBudget.layerMemory({ rateLimitPerMinute: options.rateLimitPerMinute }),
+    RateBudget.layerMemory({
+      rateLimitPerMinute: options.rateLimitPerMinute,
+      learnBeforeBurst: options.learnBeforeBurst
+    }),
     CircuitBreaker.layer({
       circuitFailures: options.circuitFailures,
       circuitCooldownMillis: options.circuitCooldownMillis

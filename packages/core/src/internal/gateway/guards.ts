@@ -33,6 +33,8 @@ export const policy = (guards: Guards): Attempts.Policy => ({
   mayRetry: (_call, result) => guards.retries.withdraw(timedOut(result))
 })
 
+const noAnswer: RateBudget.Answer = { status: 0 }
+
 const fellBack = (reason: Gateway.FallbackReason): Attempts.FellBack => ({ _tag: "FellBack", reason })
 
 // The breaker first: an open circuit must not use up the rate budget's permits. A probe that is refused a permit,
@@ -65,7 +67,8 @@ const settle = (
     const probe = call.probe
     call.probe = false
     yield* guards.breaker.record(yield* health(call, exit), probe)
-    if (call.rateAnswer !== undefined) yield* guards.rate.learn(guards.key, call.rateAnswer)
+    // An attempt that got no answer says so too, so that calls waiting for a key's first answer do not wait for it.
+    yield* guards.rate.learn(guards.key, call.rateAnswer ?? noAnswer)
     if (Exit.isSuccess(exit) && exit.value._tag === "Opened") yield* guards.retries.refund
   })
 
