@@ -29,7 +29,8 @@ const instance = (rateLimitPerMinute: number) =>
   Effect.gen(function*() {
     const redis = yield* RedisClient.make({ url })
     const context = yield* Layer.build(
-      RateBudget.layer({ rateLimitPerMinute }).pipe(
+      // The store is what is tested here, not the wait for a first answer (RateBudget.test.ts).
+      RateBudget.layer({ rateLimitPerMinute, learnBeforeBurst: false }).pipe(
         Layer.provideMerge(Layer.merge(
           RedisRateLimiterStore.layer({ url, prefix }),
           RedisRateBlock.layer({ prefix }).pipe(Layer.provide(Layer.succeed(RedisClient.RedisClient, redis)))
